@@ -1,0 +1,41 @@
+// Package metrics holds logbookd's Prometheus collectors and its /metrics
+// endpoint.
+//
+// Everything is registered on a registry the daemon creates (NewRegistry)
+// and passes around explicitly; the client library's global default
+// registry is never touched, so two daemons, or a daemon and its tests, in
+// one process never see each other's series, and nothing registers itself
+// from an init function.
+//
+// There are two kinds of collectors. Event-driven ones are fed as things
+// happen: CRI counts and times every gRPC call (the criserver interceptors
+// call ObserveRequest, so the handlers carry no metrics code), and Journal
+// implements journal.Metrics, observing each durable group commit (latency
+// and batch size) and each compaction. Scrape-time ones read state when
+// Prometheus asks: RegisterJournalStats takes anything with a cheap
+// Stats() journal.Stats and turns it into gauges. Subscriber lag is folded
+// into a count, a maximum and a sum (summarize, a pure function), never a
+// label per subscriber: event streams come and go, and a label per stream
+// would leave a trail of dead series.
+//
+// Series:
+//
+//	logbook_cri_requests_total{method,code}              counter
+//	logbook_cri_request_duration_seconds{method,code}    histogram
+//	logbook_journal_append_duration_seconds              histogram, per group commit
+//	logbook_journal_append_batch_events                  histogram, events per group commit
+//	logbook_journal_compactions_total                    counter
+//	logbook_journal_compacted_events_total               counter
+//	logbook_journal_size_bytes                           gauge (scrape time)
+//	logbook_journal_first_sequence, _last_sequence       gauge (scrape time)
+//	logbook_journal_retained_events, _snapshots          gauge (scrape time)
+//	logbook_journal_subscribers                          gauge (scrape time)
+//	logbook_journal_subscriber_max_lag_events            gauge (scrape time)
+//	logbook_journal_subscriber_lag_events                gauge (scrape time), summed
+//
+// plus the Go runtime (go_*) and process (process_*) collectors.
+//
+// Server serves a registry over HTTP. Serve listens before it returns (a
+// busy port is a startup error, not a log line), runs one goroutine, and
+// Close stops it and waits for that goroutine, bounded by a context.
+package metrics
