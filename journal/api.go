@@ -87,3 +87,13 @@ type Cursor interface {
 	Next(ctx context.Context) (Record, error)
 	Close() error
 }
+
+// BatchCursor is a Cursor that also hands out records in batches, for
+// readers that want throughput (the remote service, replaying subscribers).
+// The cursors of *Journal and of remote.Client implement it.
+type BatchCursor interface {
+	Cursor
+	// NextBatch blocks like Next and returns at least one record and at
+	// most max (a default when max <= 0); the slice is the caller's.
+	NextBatch(ctx context.Context, max int) ([]Record, error)
+}

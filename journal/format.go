@@ -1,0 +1,216 @@
+package journal
+
+// The on-disk format, as pure functions: keys, meta values and the two
+// envelopes (events and snapshots). doc.go describes the layout; the golden
+// file in testdata/ pins it.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+const (
+	// formatMagic is the value of meta/magic: it tells a logbook journal
+	// apart from any other bbolt file.
+	formatMagic = "logbook-journal"
+	// formatVersion is the value of meta/version (big-endian uint32). A
+	// file with a higher version was written by a newer logbook.
+	formatVersion uint32 = 1
+
+	// envelopeV1 is the version byte of event values written by this build.
+	envelopeV1 byte = 1
+	// snapshotV1 is the version byte of snapshot values.
+	snapshotV1 byte = 1
+
+	crcLen = 4
+	// minEnvelopeLen: version, time, three empty length prefixes, crc.
+	minEnvelopeLen = 1 + 8 + 3 + crcLen
+)
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketEvents    = []byte("events")
+	bucketSnapshots = []byte("snapshots")
+
+	keyMagic    = []byte("magic")
+	keyVersion  = []byte("version")
+	keyFirst    = []byte("first")
+	keyLast     = []byte("last")
+	keySnapshot = []byte("snapshot")
+
+	// castagnoli is CRC32C, hardware-accelerated on amd64 and arm64. It is
+	// an immutable table, not state.
+	castagnoli = crc32.MakeTable(crc32.Castagnoli)
+)
+
+// seqKey is the bbolt key of sequence number seq: big-endian, so bbolt's
+// byte order is log order and a cursor walks the journal front to back.
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}
+
+// keySeq parses a key written by seqKey.
+func keySeq(k []byte) (uint64, bool) {
+	if len(k) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k), true
+}
+
+// u64 encodes a meta counter.
+func u64(v uint64) []byte { return seqKey(v) }
+
+// parseU64 decodes a meta counter; a missing or malformed value is an error.
+func parseU64(name string, v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: meta/%s is %d bytes, want 8", ErrCorrupt, name, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// recordCRC is the checksum of an event or snapshot: over the key, so a
+// value found under the wrong sequence number fails too, then over every
+// byte of the value before the checksum itself.
+func recordCRC(key, body []byte) uint32 {
+	return crc32.Update(crc32.Update(0, castagnoli, key), castagnoli, body)
+}
+
+// appendEnvelope appends the v1 envelope of r (whose Seq must be set) to dst.
+func appendEnvelope(dst []byte, r *Record) []byte {
+	start := len(dst)
+	dst = append(dst, envelopeV1)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(r.Time))
+	dst = binary.AppendUvarint(dst, uint64(len(r.Type)))
+	dst = append(dst, r.Type...)
+	dst = binary.AppendUvarint(dst, uint64(len(r.SandboxID)))
+	dst = append(dst, r.SandboxID...)
+	dst = binary.AppendUvarint(dst, uint64(len(r.ContainerID)))
+	dst = append(dst, r.ContainerID...)
+	dst = append(dst, r.Payload...)
+	var key [8]byte
+	binary.BigEndian.PutUint64(key[:], r.Seq)
+	return binary.BigEndian.AppendUint32(dst, recordCRC(key[:], dst[start:]))
+}
+
+// envelopeSize is len(appendEnvelope(nil, r)), for sizing buffers.
+func envelopeSize(r *Record) int {
+	return minEnvelopeLen - 3 +
+		uvarintLen(len(r.Type)) + len(r.Type) +
+		uvarintLen(len(r.SandboxID)) + len(r.SandboxID) +
+		uvarintLen(len(r.ContainerID)) + len(r.ContainerID) +
+		len(r.Payload)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for n >= 0x80 {
+		n >>= 7
+		l++
+	}
+	return l
+}
+
+// checkCRC verifies the trailing checksum of a value stored under key and
+// returns the body before it.
+func checkCRC(key, val []byte) ([]byte, error) {
+	if len(val) < 1+crcLen {
+		return nil, fmt.Errorf("%w: value of %d bytes is too short", ErrCorrupt, len(val))
+	}
+	body, sum := val[:len(val)-crcLen], binary.BigEndian.Uint32(val[len(val)-crcLen:])
+	if got := recordCRC(key, body); got != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, sum, got)
+	}
+	return body, nil
+}
+
+// decodeEnvelope parses the value stored under key into a Record that owns
+// its memory (bbolt's memory is only valid inside the transaction). in, when
+// not nil, shares the strings of repeated types and IDs.
+func decodeEnvelope(key, val []byte, in *interner) (Record, error) {
+	seq, ok := keySeq(key)
+	if !ok {
+		return Record{}, fmt.Errorf("%w: event key of %d bytes", ErrCorrupt, len(key))
+	}
+	body, err := checkCRC(key, val)
+	if err != nil {
+		return Record{}, err
+	}
+	if body[0] != envelopeV1 {
+		return Record{}, fmt.Errorf("%w: envelope version %d (this build reads %d)", ErrFormatVersion, body[0], envelopeV1)
+	}
+	if len(body) < minEnvelopeLen-crcLen {
+		return Record{}, fmt.Errorf("%w: envelope of %d bytes is too short", ErrCorrupt, len(val))
+	}
+	r := Record{Seq: seq, Time: int64(binary.BigEndian.Uint64(body[1:9]))}
+	rest := body[9:]
+	var fields [3][]byte
+	for i := range fields {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > uint64(len(rest)-w) {
+			return Record{}, fmt.Errorf("%w: envelope field %d has a bad length", ErrCorrupt, i)
+		}
+		fields[i], rest = rest[w:w+int(n)], rest[w+int(n):]
+	}
+	r.Type = in.str(fields[0])
+	r.SandboxID = in.str(fields[1])
+	r.ContainerID = in.str(fields[2])
+	if len(rest) > 0 {
+		r.Payload = append([]byte(nil), rest...)
+	}
+	return r, nil
+}
+
+// appendSnapshot appends the v1 snapshot value of data taken at seq.
+func appendSnapshot(dst []byte, seq uint64, data []byte) []byte {
+	start := len(dst)
+	dst = append(dst, snapshotV1)
+	dst = append(dst, data...)
+	var key [8]byte
+	binary.BigEndian.PutUint64(key[:], seq)
+	return binary.BigEndian.AppendUint32(dst, recordCRC(key[:], dst[start:]))
+}
+
+// decodeSnapshot verifies a snapshot value and returns a copy of its data.
+func decodeSnapshot(key, val []byte) ([]byte, error) {
+	if _, ok := keySeq(key); !ok {
+		return nil, fmt.Errorf("%w: snapshot key of %d bytes", ErrCorrupt, len(key))
+	}
+	body, err := checkCRC(key, val)
+	if err != nil {
+		return nil, err
+	}
+	if body[0] != snapshotV1 {
+		return nil, fmt.Errorf("%w: snapshot version %d (this build reads %d)", ErrFormatVersion, body[0], snapshotV1)
+	}
+	return append([]byte{}, body[1:]...), nil
+}
+
+// interner shares the strings of a read: a replay sees a handful of types
+// and each object's ID several times, so most decodes allocate only the
+// payload. It is bounded, and a nil interner allocates every string.
+type interner struct {
+	m map[string]string
+}
+
+const internMax = 8192
+
+func newInterner() *interner { return &interner{m: make(map[string]string)} }
+
+func (in *interner) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if in == nil {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	if len(in.m) >= internMax {
+		clear(in.m)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}
