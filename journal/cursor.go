@@ -117,12 +117,16 @@ func (c *cursor) wait(ctx context.Context, max int) ([]Record, error) {
 			return nil, err
 		}
 		recs, wake, err := c.j.poll(c.next, max, c.in)
+		if len(recs) > 0 {
+			// Records before damage are delivered; the error comes next.
+			c.next = recs[len(recs)-1].Seq + 1
+			if err != nil {
+				c.fail(err)
+			}
+			return recs, nil
+		}
 		if err != nil {
 			return nil, c.fail(err)
-		}
-		if len(recs) > 0 {
-			c.next = recs[len(recs)-1].Seq + 1
-			return recs, nil
 		}
 		select {
 		case <-wake:
