@@ -1,0 +1,22 @@
+package criserver
+
+import (
+	"context"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// CreateContainer creates a container in a sandbox from an image, without starting it.
+func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.CreateContainerRequest) (*runtimeapi.CreateContainerResponse, error) {
+	if err := require(
+		id("pod_sandbox_id", req.GetPodSandboxId()),
+		present("config", req.GetConfig() != nil),
+		present("config.metadata", req.GetConfig().GetMetadata() != nil),
+		id("config.metadata.name", req.GetConfig().GetMetadata().GetName()),
+		present("config.image", req.GetConfig().GetImage() != nil),
+		id("config.image.image", req.GetConfig().GetImage().GetImage()),
+	); err != nil {
+		return nil, err
+	}
+	return nil, notImplemented("CreateContainer")
+}

@@ -1,0 +1,12 @@
+package criserver
+
+import (
+	"context"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ListPodSandboxMetrics returns the cAdvisor-style metrics of every sandbox.
+func (s *RuntimeService) ListPodSandboxMetrics(ctx context.Context, req *runtimeapi.ListPodSandboxMetricsRequest) (*runtimeapi.ListPodSandboxMetricsResponse, error) {
+	return nil, notImplemented("ListPodSandboxMetrics")
+}

@@ -1,0 +1,21 @@
+package criserver
+
+import (
+	"context"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// RunPodSandbox creates and starts a pod sandbox: its namespaces, network and infra process.
+func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandboxRequest) (*runtimeapi.RunPodSandboxResponse, error) {
+	if err := require(
+		present("config", req.GetConfig() != nil),
+		present("config.metadata", req.GetConfig().GetMetadata() != nil),
+		id("config.metadata.name", req.GetConfig().GetMetadata().GetName()),
+		id("config.metadata.namespace", req.GetConfig().GetMetadata().GetNamespace()),
+		id("config.metadata.uid", req.GetConfig().GetMetadata().GetUid()),
+	); err != nil {
+		return nil, err
+	}
+	return nil, notImplemented("RunPodSandbox")
+}

@@ -1,0 +1,45 @@
+package criserver
+
+import (
+	"errors"
+	"fmt"
+)
+
+// This file checks the CRI shape of requests: fields the API requires, and
+// values the API alone rules out. Whether an ID names an existing object is
+// not shape; that is the runtime's to answer (NotFound).
+
+// field is one requirement on a request: its CRI name (as in api.proto, so
+// a client can find it) and whether the request satisfies it.
+type field struct {
+	name string
+	ok   bool
+}
+
+// id requires a non-empty string field.
+func id(name, v string) field { return field{name, v != ""} }
+
+// present requires a message (or any value) field to be set.
+func present(name string, set bool) field { return field{name, set} }
+
+// require returns an error naming every unmet requirement, wrapping
+// ErrMissingField (InvalidArgument), or nil.
+func require(fields ...field) error {
+	var errs []error
+	for _, f := range fields {
+		if !f.ok {
+			errs = append(errs, fmt.Errorf("%w: %s", ErrMissingField, f.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// invalidField reports a malformed field, wrapping ErrInvalidField.
+func invalidField(name, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidField, name, fmt.Sprintf(format, args...))
+}
+
+// notImplemented is what every method not served yet returns.
+func notImplemented(method string) error {
+	return fmt.Errorf("%s: %w", method, ErrNotImplemented)
+}
