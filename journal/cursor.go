@@ -64,6 +64,9 @@ func (j *Journal) Tail(ctx context.Context, from uint64) (Cursor, error) {
 // Next returns the next record, blocking until there is one or ctx, the
 // cursor's own context, the cursor or the journal ends.
 func (c *cursor) Next(ctx context.Context) (Record, error) {
+	if err := c.stopped(); err != nil {
+		return Record{}, err
+	}
 	if len(c.buf) == 0 {
 		recs, err := c.wait(ctx, cursorBatch)
 		if err != nil {
@@ -84,6 +87,9 @@ func (c *cursor) Next(ctx context.Context) (Record, error) {
 func (c *cursor) NextBatch(ctx context.Context, max int) ([]Record, error) {
 	if max <= 0 {
 		max = readChunk
+	}
+	if err := c.stopped(); err != nil {
+		return nil, err
 	}
 	var recs []Record
 	if len(c.buf) > 0 {
@@ -108,10 +114,8 @@ func (c *cursor) wait(ctx context.Context, max int) ([]Record, error) {
 		if c.err != nil {
 			return nil, c.err
 		}
-		select {
-		case <-c.closed:
-			return nil, fmt.Errorf("journal %s: %w: cursor closed", c.j.path, ErrClosed)
-		default:
+		if err := c.stopped(); err != nil {
+			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -139,6 +143,24 @@ func (c *cursor) wait(ctx context.Context, max int) ([]Record, error) {
 			return nil, c.fail(fmt.Errorf("journal %s: %w", c.j.path, ErrClosed))
 		}
 	}
+}
+
+// stopped returns the error that ends the cursor before anything it has
+// buffered: its Close, the journal's, or the end of its Tail context.
+func (c *cursor) stopped() error {
+	select {
+	case <-c.closed:
+		return fmt.Errorf("journal %s: %w: cursor closed", c.j.path, ErrClosed)
+	case <-c.j.done:
+		c.buf = nil
+		return c.fail(fmt.Errorf("journal %s: %w", c.j.path, ErrClosed))
+	default:
+	}
+	if err := c.ctx.Err(); err != nil {
+		c.buf = nil
+		return c.fail(err)
+	}
+	return nil
 }
 
 // fail ends the cursor with err: it leaves the journal's list of cursors

@@ -441,6 +441,9 @@ func (j *Journal) Read(ctx context.Context, from, to uint64, fn func(Record) err
 	if from == 0 {
 		from = first
 	}
+	if from < first {
+		return fmt.Errorf("journal %s: %w: read from %d, first retained record is %d", j.path, ErrCompacted, from, first)
+	}
 	if to == 0 || to > last {
 		to = last
 	}
