@@ -1,0 +1,209 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/logbook-cri/logbook/config"
+	"github.com/logbook-cri/logbook/criserver"
+	"github.com/logbook-cri/logbook/journal"
+	"github.com/logbook-cri/logbook/metrics"
+	"google.golang.org/grpc"
+)
+
+// Lock and data file names inside the root and state directories.
+const (
+	LockName    = "logbookd.lock"
+	JournalName = "journal.db"
+)
+
+// DefaultShutdownTimeout bounds how long in-flight RPCs may run after a stop
+// signal before they are cut.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// Options is what Run needs from the command line.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Version is logbook's build version (criserver.BuildVersion).
+	Version string
+	// ShutdownTimeout bounds the graceful stop; zero means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Serving, when set, is called once the daemon accepts connections,
+	// with the socket path and the metrics address (nil when disabled).
+	Serving func(socket string, metricsAddr net.Addr)
+}
+
+// Run runs the daemon until ctx ends, then shuts it down gracefully: the
+// socket stops accepting, calls in flight get ShutdownTimeout to finish,
+// the metrics endpoint stops, and everything opened is closed in reverse
+// order. It returns nil after a clean shutdown, or the error that stopped
+// the daemon (at startup: a lock held, a live socket, a bad journal).
+func Run(ctx context.Context, o Options) (err error) {
+	cfg, log := o.Config, o.Logger
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+
+	// closers run in reverse order on the way out, whatever the way out.
+	var closers []func() error
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			err = errors.Join(err, closers[i]())
+		}
+	}()
+	onExit := func(fn func() error) { closers = append(closers, fn) }
+
+	// ── Directories and locks ───────────────────────────────────────────
+	// One daemon per state directory, per root directory and per socket.
+	// The locks come first, so a second daemon refuses before it touches
+	// anything.
+	for _, dir := range []string{cfg.State, cfg.Root} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	for _, path := range []string{
+		filepath.Join(cfg.State, LockName),
+		filepath.Join(cfg.Root, LockName),
+		cfg.Socket + ".lock",
+	} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		}
+		l, err := lock(path)
+		if err != nil {
+			return err
+		}
+		onExit(l.unlock)
+	}
+
+	// ── Metrics ─────────────────────────────────────────────────────────
+	// A registry of the daemon's own; collectors are fed whether or not
+	// the endpoint is enabled.
+	reg := metrics.NewRegistry()
+	criMetrics, err := metrics.NewCRI(reg)
+	if err != nil {
+		return err
+	}
+	journalMetrics, err := metrics.NewJournal(reg)
+	if err != nil {
+		return err
+	}
+
+	// ── Journal and projection ──────────────────────────────────────────
+	// The journal, <root>/journal.db, is the source of truth.
+	//
+	// The projector's live store is opened here too, once package
+	// projector lands: it loads the newest snapshot, replays the journal
+	// after it, and is then fed each durable batch through
+	// journal.Options.OnCommit, so a caller reads its own writes. The
+	// retention policy (cfg.JournalRetention) runs with it.
+	j, err := journal.Open(filepath.Join(cfg.Root, JournalName), journal.Options{
+		Logger:  log,
+		Metrics: journalMetrics,
+		// OnCommit: store.Apply, when the projector is wired in.
+	})
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	onExit(j.Close)
+	if err := metrics.RegisterJournalStats(reg, j); err != nil {
+		return err
+	}
+
+	// ── gRPC services on the CRI socket ─────────────────────────────────
+	cri, err := criserver.New(criserver.Deps{
+		Config:       cfg,
+		Logger:       log,
+		BuildVersion: o.Version,
+		// Runtime, Capabilities, Network: the runtime and network
+		// packages plug in here as they land; nil means the honest
+		// defaults (see package criserver).
+	})
+	if err != nil {
+		return err
+	}
+	g := grpc.NewServer(criserver.ServerOptions(log, criMetrics)...)
+	cri.Register(g)
+	// Other services register on the same server, so that they share the
+	// socket, the interceptors and the limits. The journal's remote read
+	// service (package journal/remote) goes here:
+	//	remote.Register(g, j)
+
+	ln, err := listenSocket(cfg.Socket)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ln) }()
+	onExit(func() error {
+		_, err := stopServer(g, served, o.ShutdownTimeout, log)
+		// Closing the listener unlinks the socket; make sure of it, as the
+		// socket's lock says the path is ours.
+		if rmErr := os.Remove(cfg.Socket); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			err = errors.Join(err, rmErr)
+		}
+		return err
+	})
+
+	// ── Metrics endpoint ────────────────────────────────────────────────
+	var metricsAddr net.Addr
+	if cfg.MetricsAddress != "" {
+		ms, err := metrics.Serve(cfg.MetricsAddress, reg, log)
+		if err != nil {
+			return err
+		}
+		onExit(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
+			defer cancel()
+			return ms.Close(ctx)
+		})
+		metricsAddr = ms.Addr()
+		log.Info("metrics endpoint", "address", metricsAddr.String(), "path", metrics.Path)
+	}
+
+	log.Info("logbookd serving", "socket", cfg.Socket, "root", cfg.Root, "state", cfg.State,
+		"version", o.Version, "cgroup_driver", cfg.CgroupDriver(), "runtime", cfg.RuntimePath)
+	if o.Serving != nil {
+		o.Serving(cfg.Socket, metricsAddr)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "cause", context.Cause(ctx))
+		return nil
+	case err := <-served:
+		// Serve ended on its own: the listener failed. The closer waits on
+		// served too; this error is reported here, once.
+		served <- nil
+		return fmt.Errorf("serving %s: %w", cfg.Socket, err)
+	}
+}
+
+// stopServer stops accepting and lets calls in flight finish within
+// timeout, then cuts the rest. It waits for Serve (whose result arrives on
+// served) to return, reports whether calls had to be cut, and returns
+// Serve's error.
+func stopServer(g *grpc.Server, served <-chan error, timeout time.Duration, log *slog.Logger) (forced bool, err error) {
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		log.Warn("graceful stop timed out; cutting the remaining calls", "timeout", timeout)
+		forced = true
+		g.Stop()
+		<-stopped
+	}
+	return forced, <-served
+}

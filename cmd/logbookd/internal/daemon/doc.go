@@ -1,0 +1,37 @@
+// Package daemon is logbookd's wiring: it opens, in order, everything the
+// daemon runs on, serves until its context ends, and closes it all in
+// reverse order. It decides nothing about containers; it connects the
+// packages that do.
+//
+// # Exclusive ownership
+//
+// A daemon owns its state directory, its root directory and its socket. It
+// proves it with an exclusive flock(2) on a lock file in each
+// (<state>/logbookd.lock, <root>/logbookd.lock, <socket>.lock), taken before
+// anything else is touched, without waiting: a second daemon sharing any of
+// them refuses to start with ErrLocked, naming the lock file and the pid
+// recorded in it. The kernel releases a flock when its process dies, so a
+// crash never leaves a lock behind, and lock files are never deleted (that
+// would race with the next daemon opening them). Two daemons with
+// different root, state and socket run side by side.
+//
+// # The socket
+//
+// Holding the socket's lock, the daemon looks at the path: nothing there,
+// it listens; a socket nobody answers on (left by a daemon that was killed),
+// it removes it and listens; a socket something answers on (a daemon of
+// another kind, or of an older build without the lock), it refuses with
+// ErrSocketInUse; any other file, it refuses with ErrNotSocket and leaves it.
+// The socket is made 0660 in a 0711 directory.
+//
+// # Order
+//
+// Locks, metrics registry, journal (and, when they land, the projector's
+// store and the components built on it), the gRPC server with every service
+// registered on it, the socket, the metrics endpoint. Each step registers
+// its own undo as it succeeds, and Run runs the undos in reverse on every
+// way out, so a startup that fails half-way leaves nothing open. Shutdown
+// stops accepting, gives calls in flight a bounded time (GracefulStop, then
+// Stop), stops the metrics endpoint, closes the journal, releases the locks,
+// and makes sure the socket file is gone.
+package daemon
