@@ -28,7 +28,7 @@ import (
 
 // testConfig is a finished configuration whose runtime-path is the real
 // runc of this machine.
-func testConfig(t *testing.T) *config.Config {
+func testConfig(t testing.TB) *config.Config {
 	t.Helper()
 	c := config.Default()
 	dir := t.TempDir()
@@ -46,7 +46,7 @@ type clients struct {
 
 // serve starts the CRI services with the daemon's server options on a unix
 // socket in a temporary directory and returns real generated clients.
-func serve(t *testing.T, d Deps, logger *slog.Logger, obs RequestObserver) clients {
+func serve(t testing.TB, d Deps, logger *slog.Logger, obs RequestObserver) clients {
 	t.Helper()
 	s, err := New(d)
 	if err != nil {
