@@ -48,6 +48,9 @@ type Options struct {
 // the daemon (at startup: a lock held, a live socket, a bad journal).
 func Run(ctx context.Context, o Options) (err error) {
 	cfg, log := o.Config, o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
