@@ -137,6 +137,7 @@ type fakeMetrics struct {
 	mu        sync.Mutex
 	commits   int
 	committed int
+	took      time.Duration
 	dropped   int
 }
 
@@ -144,6 +145,7 @@ func (m *fakeMetrics) Committed(n int, took time.Duration) {
 	m.mu.Lock()
 	m.commits++
 	m.committed += n
+	m.took += took
 	m.mu.Unlock()
 }
 
