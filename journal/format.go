@@ -143,19 +143,26 @@ func decodeEnvelope(key, val []byte, in *interner) (Record, error) {
 		return Record{}, fmt.Errorf("%w: envelope of %d bytes is too short", ErrCorrupt, len(val))
 	}
 	r := Record{Seq: seq, Time: int64(binary.BigEndian.Uint64(body[1:9]))}
-	rest := body[9:]
-	var fields [3][]byte
+	// fields[i] is the [start, end) of type, sandbox id and container id.
+	var fields [3][2]int
+	at := 9
 	for i := range fields {
-		n, w := binary.Uvarint(rest)
-		if w <= 0 || n > uint64(len(rest)-w) {
+		n, w := binary.Uvarint(body[at:])
+		if w <= 0 || n > uint64(len(body)-at-w) {
 			return Record{}, fmt.Errorf("%w: envelope field %d has a bad length", ErrCorrupt, i)
 		}
-		fields[i], rest = rest[w:w+int(n)], rest[w+int(n):]
+		fields[i] = [2]int{at + w, at + w + int(n)}
+		at += w + int(n)
 	}
-	r.Type = in.str(fields[0])
-	r.SandboxID = in.str(fields[1])
-	r.ContainerID = in.str(fields[2])
-	if len(rest) > 0 {
+	r.Type = in.typ(body[fields[0][0]:fields[0][1]])
+	// Both IDs come from one string (one allocation): the bytes from the
+	// sandbox ID to the end of the container ID, length prefix included.
+	if span := body[fields[1][0]:fields[2][1]]; len(span) > 1 {
+		ids := in.ids(span)
+		r.SandboxID = ids[:fields[1][1]-fields[1][0]]
+		r.ContainerID = ids[fields[2][0]-fields[1][0]:]
+	}
+	if rest := body[at:]; len(rest) > 0 {
 		r.Payload = append([]byte(nil), rest...)
 	}
 	return r, nil
@@ -187,30 +194,42 @@ func decodeSnapshot(key, val []byte) ([]byte, error) {
 }
 
 // interner shares the strings of a read: a replay sees a handful of types
-// and each object's ID several times, so most decodes allocate only the
-// payload. It is bounded, and a nil interner allocates every string.
+// (kept in a bounded map) and often several events of one object in a row
+// (the previous IDs are reused when they repeat), so most decodes allocate
+// only the IDs and the payload. A nil interner allocates every string.
 type interner struct {
-	m map[string]string
+	types   map[string]string
+	lastIDs string
 }
 
-const internMax = 8192
+const internMax = 1024
 
-func newInterner() *interner { return &interner{m: make(map[string]string)} }
+func newInterner() *interner { return &interner{types: make(map[string]string)} }
 
-func (in *interner) str(b []byte) string {
+func (in *interner) typ(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if in == nil {
 		return string(b)
 	}
-	if s, ok := in.m[string(b)]; ok {
+	if s, ok := in.types[string(b)]; ok {
 		return s
 	}
-	if len(in.m) >= internMax {
-		clear(in.m)
+	if len(in.types) >= internMax {
+		clear(in.types)
 	}
 	s := string(b)
-	in.m[s] = s
+	in.types[s] = s
 	return s
+}
+
+func (in *interner) ids(b []byte) string {
+	if in == nil {
+		return string(b)
+	}
+	if in.lastIDs != string(b) {
+		in.lastIDs = string(b)
+	}
+	return in.lastIDs
 }

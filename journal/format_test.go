@@ -306,22 +306,25 @@ func TestRing(t *testing.T) {
 
 func TestInterner(t *testing.T) {
 	in := newInterner()
-	a := in.str([]byte("container.created"))
-	b := in.str([]byte("container.created"))
-	if a != "container.created" || a != b || in.str(nil) != "" {
+	a := in.typ([]byte("container.created"))
+	b := in.typ([]byte("container.created"))
+	if a != "container.created" || a != b || in.typ(nil) != "" {
 		t.Fatalf("interner returned %q, %q", a, b)
 	}
-	if len(in.m) != 1 {
-		t.Fatalf("interner holds %d strings, want 1", len(in.m))
+	if len(in.types) != 1 {
+		t.Fatalf("interner holds %d types, want 1", len(in.types))
 	}
 	for i := range internMax + 10 {
-		in.str([]byte(strconv.Itoa(i)))
+		in.typ([]byte(strconv.Itoa(i)))
 	}
-	if len(in.m) > internMax {
-		t.Fatalf("interner grew to %d strings, bound %d", len(in.m), internMax)
+	if len(in.types) > internMax {
+		t.Fatalf("interner grew to %d types, bound %d", len(in.types), internMax)
+	}
+	if in.ids([]byte("s1c1")) != "s1c1" || in.ids([]byte("s1c1")) != "s1c1" || in.ids([]byte("s2")) != "s2" {
+		t.Fatal("interner IDs")
 	}
 	var none *interner
-	if none.str([]byte("x")) != "x" {
+	if none.typ([]byte("x")) != "x" || none.ids([]byte("y")) != "y" {
 		t.Fatal("nil interner")
 	}
 }
