@@ -23,7 +23,9 @@ type Record struct {
 	// may be empty (image events have neither).
 	SandboxID   string
 	ContainerID string
-	// Payload is opaque to the journal.
+	// Payload is opaque to the journal. Records handed out by the journal
+	// (Read, cursors, OnCommit) may share their Payload with other readers:
+	// never modify it.
 	Payload []byte
 }
 
@@ -50,7 +52,8 @@ type Options struct {
 	// it). Zero means 1 s. Opening fails with ErrLocked after it.
 	LockTimeout time.Duration
 	// RingSize is the number of recent records kept in memory so that tails
-	// near the head never touch the disk. Zero means 4096.
+	// near the head never touch the disk. Zero means 4096; negative keeps
+	// none (every tail reads the disk).
 	RingSize int
 	Logger   *slog.Logger
 	Metrics  Metrics
@@ -71,18 +74,29 @@ type Stats struct {
 type Source interface {
 	Bounds(ctx context.Context) (first, last uint64, err error)
 	// Read calls fn for each record with from <= Seq <= to, in order; to == 0
-	// means up to the last record at the time of the call.
+	// means up to the last record at the time of the call, from == 0 the
+	// first retained record. A from before the first retained record is
+	// ErrCompacted. An error of fn ends Read and is returned as is.
 	Read(ctx context.Context, from, to uint64, fn func(Record) error) error
 	// Tail delivers every record with Seq >= from, replaying from disk and
 	// then following live appends; from == 0 means "after the current last".
+	// A from before the first retained record is ErrCompacted. ctx bounds
+	// the cursor's life: when it ends, the cursor ends with ctx's error.
+	// Close the cursor when done.
 	Tail(ctx context.Context, from uint64) (Cursor, error)
-	// Snapshot returns the newest snapshot at or before seq (0: the newest).
+	// Snapshot returns the newest snapshot at or before seq (0: the newest),
+	// or ErrNoSnapshot.
 	Snapshot(ctx context.Context, seq uint64) (at uint64, data []byte, err error)
 }
 
 // Cursor is a subscriber's own position in the journal. Next blocks until a
 // record is available or ctx ends; a slow caller never blocks appenders or
 // other cursors, it just reads from disk when it has fallen behind the ring.
+// A cancelled Next leaves the cursor usable; any other error ends it (the
+// journal closed: ErrClosed; compacted past its position: ErrCompacted;
+// damage: ErrCorrupt) and is returned again by every later call. Next is
+// for one goroutine at a time; Close may be called from any, and makes a
+// blocked Next return ErrClosed.
 type Cursor interface {
 	Next(ctx context.Context) (Record, error)
 	Close() error

@@ -97,6 +97,7 @@ func TestCrash(t *testing.T) {
 	t.Logf("seed %d (LOGBOOK_JOURNAL_CRASH_SEED reproduces the kill times)", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	path := filepath.Join(t.TempDir(), "journal.db")
+	t.Cleanup(func() { checkFile(t, path) })
 	ctx := ctxT(t)
 	for round := 1; round <= 5; round++ {
 		acks := crashRound(t, path, round, time.Duration(5+rng.IntN(250))*time.Millisecond)
@@ -104,6 +105,7 @@ func TestCrash(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
+		t.Cleanup(func() { j.Close() }) // on failure; closing twice is fine
 		if err := j.Check(); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -150,7 +152,6 @@ func TestCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkFile(t, path)
 }
 
 type crashAck struct {

@@ -31,6 +31,9 @@ type cursor struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
+	// stopAfter cancels the AfterFunc that drops the cursor from the
+	// journal's list when its Tail context ends before Close.
+	stopAfter func() bool
 }
 
 var _ BatchCursor = (*cursor)(nil)
@@ -58,6 +61,7 @@ func (j *Journal) Tail(ctx context.Context, from uint64) (Cursor, error) {
 	c := &cursor{j: j, ctx: ctx, next: from, in: newInterner(), closed: make(chan struct{})}
 	c.delivered.Store(from)
 	j.cursors[c] = struct{}{}
+	c.stopAfter = context.AfterFunc(ctx, c.unregister)
 	return c, nil
 }
 
@@ -179,6 +183,7 @@ func (c *cursor) position() uint64 { return c.delivered.Load() }
 func (c *cursor) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
+		c.stopAfter()
 		c.unregister()
 	})
 	return nil

@@ -232,6 +232,18 @@ func TestCursorEnds(t *testing.T) {
 	if err := <-res; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Next after the Tail context ended: %v", err)
 	}
+	// A cursor whose context ends leaves Stats even if nobody calls it.
+	ictx, icancel := context.WithCancel(ctx)
+	idle, err := j.Tail(ictx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if n := len(j.Stats().Cursors); n != 2 { // cur and idle
+		t.Fatalf("%d cursors listed, want 2", n)
+	}
+	icancel()
+	eventually(t, "the idle cursor to leave Stats", func() bool { return len(j.Stats().Cursors) == 1 })
 	if _, err := j.Append(ctx, testRecord(1)); err != nil {
 		t.Fatal(err)
 	}
