@@ -2,39 +2,45 @@ package cgroups
 
 import "fmt"
 
-// The files the reader reads, by controller. Everything computed from them
+// The files the reader reads, by controller. Each entry lists
+// alternatives: the first the kernel offers is read and the rest are not
+// (older kernels lack the preferred files). Everything computed from them
 // is in statsV1 and statsV2, pure functions of the files found.
-func v1Files(controller string) []string {
+func v1Files(controller string) [][]string {
 	switch controller {
 	case "cpu":
-		return []string{"cpu.stat"}
+		return [][]string{{"cpu.stat"}}
 	case "cpuacct":
-		return []string{"cpuacct.usage", "cpuacct.usage_user", "cpuacct.usage_sys", "cpuacct.stat"}
+		return [][]string{
+			{"cpuacct.usage"},
+			{"cpuacct.usage_user", "cpuacct.stat"},
+			{"cpuacct.usage_sys"},
+		}
 	case "memory":
-		return []string{
-			"memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.limit_in_bytes",
-			"memory.failcnt", "memory.stat", "memory.oom_control",
-			"memory.memsw.usage_in_bytes", "memory.memsw.limit_in_bytes",
-			"memory.kmem.usage_in_bytes",
+		return [][]string{
+			{"memory.usage_in_bytes"}, {"memory.max_usage_in_bytes"}, {"memory.limit_in_bytes"},
+			{"memory.failcnt"}, {"memory.stat"}, {"memory.oom_control"},
+			{"memory.memsw.usage_in_bytes"}, {"memory.memsw.limit_in_bytes"},
+			{"memory.kmem.usage_in_bytes"},
 		}
 	case "pids":
-		return []string{"pids.current", "pids.max"}
+		return [][]string{{"pids.current"}, {"pids.max"}}
 	case "blkio":
-		return []string{
-			"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive",
-			"blkio.throttle.io_service_bytes", "blkio.throttle.io_serviced",
+		return [][]string{
+			{"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes"},
+			{"blkio.throttle.io_serviced_recursive", "blkio.throttle.io_serviced"},
 		}
 	}
 	return nil
 }
 
-func v2Files() []string {
-	return []string{
-		"cpu.stat",
-		"memory.current", "memory.max", "memory.peak", "memory.stat", "memory.events",
-		"memory.swap.current", "memory.swap.max",
-		"pids.current", "pids.max",
-		"io.stat",
+func v2Files() [][]string {
+	return [][]string{
+		{"cpu.stat"},
+		{"memory.current"}, {"memory.max"}, {"memory.peak"}, {"memory.stat"}, {"memory.events"},
+		{"memory.swap.current"}, {"memory.swap.max"},
+		{"pids.current"}, {"pids.max"},
+		{"io.stat"},
 	}
 }
 

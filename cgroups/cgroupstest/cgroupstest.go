@@ -1,8 +1,3 @@
-// Package cgroupstest gives tests real cgroups of their own: created fresh
-// under the test process's own cgroup in every controller (never assuming
-// one path for all: on the project's test host the memory cgroup of a
-// test is nested while the others are at the root), emptied and removed
-// when the test ends. Tests that use it need root and skip without it.
 package cgroupstest
 
 import (
