@@ -218,11 +218,11 @@ type SandboxFiles struct {
 // User is the identity a container's first process starts with: what
 // ContainerStatus.user reports.
 type User struct {
-	UID uint32
-	GID uint32
+	UID uint32 `json:"uid"`
+	GID uint32 `json:"gid"`
 	// SupplementalGroups are all the groups of the process, GID included,
 	// sorted and without duplicates (what `id -G` prints).
-	SupplementalGroups []uint32
+	SupplementalGroups []uint32 `json:"supplementalGroups"`
 	// Name is UID's name in the image's /etc/passwd; empty when it has none.
-	Name string
+	Name string `json:"name,omitempty"`
 }

@@ -86,9 +86,10 @@ func containerEnv(hostname string, img []string, envs []*runtimeapi.KeyValue) ([
 	}
 	var imgEnv []string
 	for _, e := range img {
-		// A NUL cannot cross execve; dropping such an entry beats failing
-		// every container of the image.
-		if e != "" && !strings.HasPrefix(e, "=") && strings.IndexByte(e, 0) < 0 {
+		// Entries that are not KEY=value, or hold a NUL that cannot cross
+		// execve, are dropped: better than failing every container of the
+		// image.
+		if k, _, ok := strings.Cut(e, "="); ok && k != "" && strings.IndexByte(e, 0) < 0 {
 			imgEnv = append(imgEnv, e)
 		}
 	}

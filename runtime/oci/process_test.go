@@ -72,7 +72,7 @@ func TestContainerEnv(t *testing.T) {
 		{name: "later duplicate in the request wins", cri: []*runtimeapi.KeyValue{kv("X", "1"), kv("X", "2")}, want: []string{DefaultPathEnv, "X=2"}},
 		{name: "value may contain '='", cri: []*runtimeapi.KeyValue{kv("Q", "a=b")}, want: []string{DefaultPathEnv, "Q=a=b"}},
 		{name: "empty value", cri: []*runtimeapi.KeyValue{kv("E", "")}, want: []string{DefaultPathEnv, "E="}},
-		{name: "image entries that cannot be passed are dropped", img: []string{"", "=x", "N=\x00", "OK=1"}, want: []string{DefaultPathEnv, "OK=1"}},
+		{name: "image entries that cannot be passed are dropped", img: []string{"", "=x", "N=\x00", "NOVALUE", "OK=1"}, want: []string{DefaultPathEnv, "OK=1"}},
 		{name: "empty key", cri: []*runtimeapi.KeyValue{kv("", "v")}, err: ErrInvalid},
 		{name: "key with '='", cri: []*runtimeapi.KeyValue{kv("A=B", "v")}, err: ErrInvalid},
 		{name: "NUL in value", cri: []*runtimeapi.KeyValue{kv("A", "x\x00")}, err: ErrInvalid},

@@ -1,8 +1,6 @@
 package oci
 
 import (
-	"bufio"
-	"bytes"
 	"math"
 	"slices"
 	"strconv"
@@ -83,16 +81,13 @@ func ParseGroup(data []byte) []GroupEntry {
 
 func fileLines(data []byte) []string {
 	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' || line[0] == '+' || line[0] == '-' {
 			continue
 		}
 		lines = append(lines, line)
 	}
-	// A line longer than 1 MiB ends the scan: what came before still counts.
 	return lines
 }
 
