@@ -45,7 +45,10 @@
 // debug_redact, i.e. registry credentials, removed) and report it to a
 // RequestObserver (metrics.CRI). Successful calls log at debug level, since a
 // kubelet polls several times a second; client errors at info; failures of
-// the daemon itself at error.
+// the daemon itself at error. The stream interceptor also ties each stream
+// to the daemon's shutdown: event streams and journal tails never end on
+// their own, so when shutdown begins they end with Unavailable (come back to
+// the next daemon) and a graceful stop waits only for unary calls.
 //
 // # Version and build
 //

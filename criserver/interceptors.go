@@ -29,8 +29,16 @@ type RequestObserver interface {
 // limits and the interceptors that log, measure and map errors for every
 // service registered on it (the CRI services and any other, such as the
 // journal's remote read service). obs may be nil.
-func ServerOptions(logger *slog.Logger, obs RequestObserver) []grpc.ServerOption {
-	i := &interceptor{logger: logger, obs: obs}
+//
+// When shutdown ends, every open stream's context is cancelled and the
+// stream ends with Unavailable: event streams and journal tails never end
+// on their own, and a graceful stop must not wait for them. Unary calls
+// keep their own context and finish.
+func ServerOptions(logger *slog.Logger, obs RequestObserver, shutdown context.Context) []grpc.ServerOption {
+	if shutdown == nil {
+		shutdown = context.Background()
+	}
+	i := &interceptor{logger: logger, obs: obs, shutdown: shutdown}
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
@@ -44,8 +52,9 @@ func ServerOptions(logger *slog.Logger, obs RequestObserver) []grpc.ServerOption
 // into Internal, logs the call and reports it to the observer. No handler
 // repeats any of this.
 type interceptor struct {
-	logger *slog.Logger
-	obs    RequestObserver
+	logger   *slog.Logger
+	obs      RequestObserver
+	shutdown context.Context
 }
 
 func (i *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
@@ -58,7 +67,15 @@ func (i *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServer
 
 func (i *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
-	_, err := i.call(info.FullMethod, func() (any, error) { return nil, handler(srv, ss) })
+	ctx, cancel := context.WithCancel(ss.Context())
+	defer cancel()
+	defer context.AfterFunc(i.shutdown, cancel)()
+	_, err := i.call(info.FullMethod, func() (any, error) { return nil, handler(srv, &serverStream{ss, ctx}) })
+	if err != nil && i.shutdown.Err() != nil && ss.Context().Err() == nil {
+		// The daemon ended the stream, not the client: tell the client to
+		// come back (to the next daemon) rather than that it cancelled.
+		err = status.Errorf(codes.Unavailable, "%s: logbookd is shutting down", trimMethod(info.FullMethod))
+	}
 	err = toStatus(err)
 	i.finish(ss.Context(), info.FullMethod, nil, err, time.Since(start))
 	return err
@@ -122,3 +139,12 @@ func trimMethod(full string) string {
 	}
 	return full
 }
+
+// serverStream is a stream whose context also ends when the daemon shuts
+// down.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *serverStream) Context() context.Context { return s.ctx }

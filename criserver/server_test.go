@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -48,6 +50,14 @@ type clients struct {
 // socket in a temporary directory and returns real generated clients.
 func serve(t testing.TB, d Deps, logger *slog.Logger, obs RequestObserver) clients {
 	t.Helper()
+	c, _ := serveWith(t, d, logger, obs, nil, nil)
+	return c
+}
+
+// serveWith is serve with a shutdown context and extra services; it also
+// returns the connection.
+func serveWith(t testing.TB, d Deps, logger *slog.Logger, obs RequestObserver, shutdown context.Context, extra func(*grpc.Server)) (clients, *grpc.ClientConn) {
+	t.Helper()
 	s, err := New(d)
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +67,11 @@ func serve(t testing.TB, d Deps, logger *slog.Logger, obs RequestObserver) clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(ServerOptions(logger, obs)...)
+	g := grpc.NewServer(ServerOptions(logger, obs, shutdown)...)
 	s.Register(g)
+	if extra != nil {
+		extra(g)
+	}
 	done := make(chan error, 1)
 	go func() { done <- g.Serve(ln) }()
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -72,7 +85,7 @@ func serve(t testing.TB, d Deps, logger *slog.Logger, obs RequestObserver) clien
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return clients{runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)}
+	return clients{runtimeapi.NewRuntimeServiceClient(conn), runtimeapi.NewImageServiceClient(conn)}, conn
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -564,7 +577,7 @@ func TestInterceptors(t *testing.T) {
 
 func TestPanicRecovered(t *testing.T) {
 	var logs syncBuffer
-	i := &interceptor{logger: slog.New(slog.NewTextHandler(&logs, nil)), obs: &fakeObserver{}}
+	i := &interceptor{logger: slog.New(slog.NewTextHandler(&logs, nil)), obs: &fakeObserver{}, shutdown: context.Background()}
 	_, err := i.unary(context.Background(), &runtimeapi.VersionRequest{}, &grpc.UnaryServerInfo{FullMethod: "/runtime.v1.RuntimeService/Version"},
 		func(context.Context, any) (any, error) { panic("boom") })
 	assertCode(t, err, codes.Internal, "boom")
@@ -600,5 +613,49 @@ func assertCode(t *testing.T, err error, want codes.Code, mention string) {
 	}
 	if !strings.Contains(s.Message(), mention) {
 		t.Errorf("message %q does not mention %q", s.Message(), mention)
+	}
+}
+
+// TestStreamsEndAtShutdown: when the daemon starts shutting down, open
+// streams (which never end on their own) end with Unavailable, so a
+// graceful stop does not wait for them; unary calls are unaffected.
+func TestStreamsEndAtShutdown(t *testing.T) {
+	shutdown, begin := context.WithCancel(context.Background())
+	defer begin()
+	obs := &fakeObserver{}
+	c, conn := serveWith(t, Deps{Config: testConfig(t), Runtime: fakeProbe{}}, discard(), obs, shutdown, func(g *grpc.Server) {
+		healthpb.RegisterHealthServer(g, health.NewServer())
+	})
+	ctx := context.Background()
+	watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil { // the stream is open on the server
+		t.Fatal(err)
+	}
+	begin()
+	_, err = watch.Recv()
+	assertCode(t, err, codes.Unavailable, "shutting down")
+	if _, err := c.runtime.Version(ctx, &runtimeapi.VersionRequest{}); err != nil {
+		t.Errorf("unary call after shutdown began: %v", err)
+	}
+
+	// A stream the client cancels is still the client's Canceled.
+	shutdown2 := context.Background()
+	_, conn2 := serveWith(t, Deps{Config: testConfig(t), Runtime: fakeProbe{}}, discard(), nil, shutdown2, func(g *grpc.Server) {
+		healthpb.RegisterHealthServer(g, health.NewServer())
+	})
+	cctx, cancel := context.WithCancel(ctx)
+	watch, err = healthpb.NewHealthClient(conn2).Watch(cctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := watch.Recv(); status.Code(err) != codes.Canceled {
+		t.Errorf("client-cancelled stream: %v, want Canceled", err)
 	}
 }

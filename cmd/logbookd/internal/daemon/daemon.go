@@ -13,6 +13,7 @@ import (
 	"github.com/logbook-cri/logbook/config"
 	"github.com/logbook-cri/logbook/criserver"
 	"github.com/logbook-cri/logbook/journal"
+	"github.com/logbook-cri/logbook/journal/remote"
 	"github.com/logbook-cri/logbook/metrics"
 	"google.golang.org/grpc"
 )
@@ -134,12 +135,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	g := grpc.NewServer(criserver.ServerOptions(log, criMetrics)...)
+	// ctx ending is the start of the shutdown: open streams (event streams,
+	// journal tails) end then, so the graceful stop need not wait for them.
+	g := grpc.NewServer(criserver.ServerOptions(log, criMetrics, ctx)...)
 	cri.Register(g)
-	// Other services register on the same server, so that they share the
-	// socket, the interceptors and the limits. The journal's remote read
-	// service (package journal/remote) goes here:
-	//	remote.Register(g, j)
+	// Every other service registers on the same server, so that it shares
+	// the socket, the interceptors and the limits: the journal's read
+	// service, for `logbook journal ...` against a running daemon, ...
+	remote.Register(g, j)
 
 	ln, err := listenSocket(cfg.Socket)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logbook-cri/logbook/config"
+	"github.com/logbook-cri/logbook/journal/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -45,15 +46,22 @@ type running struct {
 // failed, in which case its error is returned).
 func start(t *testing.T, cfg *config.Config) (*running, error) {
 	t.Helper()
+	return startWith(t, cfg, 0)
+}
+
+// startWith is start with a graceful-stop bound.
+func startWith(t *testing.T, cfg *config.Config, shutdownTimeout time.Duration) (*running, error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{}
 	serving := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{
-			Config:  cfg,
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Version: "test",
+			Config:          cfg,
+			Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Version:         "test",
+			ShutdownTimeout: shutdownTimeout,
 			Serving: func(socket string, metricsAddr net.Addr) {
 				r.socket, r.metricsAddr = socket, metricsAddr
 				close(serving)
@@ -357,4 +365,49 @@ func get(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestShutdownEndsStreams: a journal tail (a stream that never ends on its
+// own) is ended by the shutdown, which therefore completes without waiting
+// for the graceful-stop bound.
+func TestShutdownEndsStreams(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	d, err := startWith(t, cfg, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	j := remote.NewClient(conn)
+	first, last, err := j.Bounds(context.Background())
+	if err != nil || first != 1 || last != 0 {
+		t.Fatalf("Bounds over the socket = %d, %d, %v; want an empty journal", first, last, err)
+	}
+	cursor, err := j.Tail(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cursor.Close()
+	next := make(chan error, 1)
+	go func() {
+		_, err := cursor.Next(context.Background())
+		next <- err
+	}()
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.stop() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("shutdown waited for an open tail (the bound is an hour)")
+	}
+	if err := <-next; err == nil {
+		t.Error("the tail delivered a record from an empty journal")
+	}
 }

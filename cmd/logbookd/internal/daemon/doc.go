@@ -31,7 +31,13 @@
 // registered on it, the socket, the metrics endpoint. Each step registers
 // its own undo as it succeeds, and Run runs the undos in reverse on every
 // way out, so a startup that fails half-way leaves nothing open. Shutdown
-// stops accepting, gives calls in flight a bounded time (GracefulStop, then
+// ends open streams (they never end on their own; see criserver), stops
+// accepting, gives unary calls in flight a bounded time (GracefulStop, then
 // Stop), stops the metrics endpoint, closes the journal, releases the locks,
 // and makes sure the socket file is gone.
+//
+// Every gRPC service shares the one server on the CRI socket, its limits and
+// its interceptors: the CRI services and the journal's read service
+// (journal/remote), through which `logbook journal ...` reads a running
+// daemon's journal without touching its file.
 package daemon
