@@ -9,7 +9,7 @@ import (
 )
 
 func devicePtr(m os.FileMode) *os.FileMode { return &m }
-func u32p(v uint32) *uint32                 { return &v }
+func u32p(v uint32) *uint32                { return &v }
 
 func TestDevices(t *testing.T) {
 	fuse := HostDevice{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: 0o666}

@@ -108,8 +108,10 @@ func TestCRIMounts(t *testing.T) {
 		{
 			name:   "image volume prepared by the caller",
 			mounts: []*runtimeapi.Mount{{ContainerPath: "/mnt/image-volume", Readonly: true, Image: &runtimeapi.ImageSpec{Image: "sha256:abc"}}},
-			edit:   func(in *ContainerInput) { in.ImageVolumes = map[string]string{"/mnt/image-volume": "/var/lib/logbook/iv/abc"} },
-			want:   specs.Mount{Destination: "/mnt/image-volume", Type: "bind", Source: "/var/lib/logbook/iv/abc", Options: []string{"rbind", "rprivate", "ro"}},
+			edit: func(in *ContainerInput) {
+				in.ImageVolumes = map[string]string{"/mnt/image-volume": "/var/lib/logbook/iv/abc"}
+			},
+			want: specs.Mount{Destination: "/mnt/image-volume", Type: "bind", Source: "/var/lib/logbook/iv/abc", Options: []string{"rbind", "rprivate", "ro"}},
 		},
 		{name: "critest RRO with HOST_TO_CONTAINER", err: ErrInvalid, mounts: []*runtimeapi.Mount{{ContainerPath: "/mnt", HostPath: "/h", Readonly: true, RecursiveReadOnly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}}},
 		{name: "critest RRO with BIDIRECTIONAL", err: ErrInvalid, mounts: []*runtimeapi.Mount{{ContainerPath: "/mnt", HostPath: "/h", Readonly: true, RecursiveReadOnly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL}}},
