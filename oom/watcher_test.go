@@ -404,3 +404,62 @@ func TestV2Kernel(t *testing.T) {
 		t.Errorf("event %+v, want c2 with 1", e)
 	}
 }
+
+// TestOOMWithoutKillNotReported: with the v1 OOM killer disabled a cgroup
+// enters OOM (the eventfd fires) but nothing is killed: no event.
+func TestOOMWithoutKillNotReported(t *testing.T) {
+	frozen, killed := limitedCgroup(t), limitedCgroup(t)
+	if frozen.IsV2() {
+		t.Skip("memory.oom_control's oom_kill_disable is cgroup v1 only")
+	}
+	cgroupstest.Write(t, frozen, "memory", "memory.oom_control", "1")
+	r := newRecorder()
+	w := newWatcher(t, r)
+	for id, cg := range map[string]cgroups.Cgroup{"frozen": frozen, "killed": killed} {
+		if err := w.Add(id, cg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The shell's own string building faults in user space, where a v1
+	// cgroup with the killer disabled makes the task wait under OOM (a
+	// read(2) into fresh pages would just fail with ENOMEM).
+	cgroupstest.Start(t, frozen, cgroupstest.Busybox, "sh", "-c",
+		`x=$(head -c 67108864 /dev/zero | tr '\0' a)`)
+	waitUnderOOM(t, frozen)
+	oomKill(t, killed)
+	if e := r.next(t); e.ID != "killed" {
+		t.Fatalf("event %+v, want the killed cgroup's", e)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range r.all() {
+		if e.ID == "frozen" {
+			t.Errorf("event for an OOM without a kill: %+v", e)
+		}
+	}
+	if n, err := cgroups.OOMKills(frozen); err != nil || n != 0 {
+		t.Errorf("OOMKills of the frozen cgroup = %d, %v; want 0", n, err)
+	}
+	// The frozen tasks are killed (not OOM-killed) by the cgroup's cleanup.
+}
+
+// waitUnderOOM polls memory.oom_control until the cgroup is under OOM.
+func waitUnderOOM(t *testing.T, cg cgroups.Cgroup) {
+	t.Helper()
+	dir, _ := cg.Dir("memory")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "memory.oom_control"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "under_oom 1") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never under OOM: %s", data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
