@@ -64,27 +64,22 @@ func (f files) maxLimit(name string) (Limit, error) {
 // kv parses a flat keyed file ("key value" a line: memory.stat, cpu.stat,
 // memory.events, memory.oom_control, ...); an absent file is empty.
 func (f files) kv(name string) (map[string]uint64, error) {
-	out := map[string]uint64{}
-	data, ok := f[name]
-	if !ok {
-		return out, nil
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
+	data := f[name]
+	out := make(map[string]uint64, bytes.Count(data, []byte{'\n'}))
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte{'\n'})
+		if len(line) == 0 {
 			continue
 		}
-		if len(fields) != 2 {
-			return nil, fmt.Errorf("%w: %s: line %q", ErrMalformed, name, sc.Text())
+		key, val, ok := bytes.Cut(line, []byte{' '})
+		v, err := strconv.ParseUint(string(val), 10, 64)
+		if !ok || len(key) == 0 || err != nil {
+			return nil, fmt.Errorf("%w: %s: line %q", ErrMalformed, name, line)
 		}
-		v, err := strconv.ParseUint(fields[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: line %q", ErrMalformed, name, sc.Text())
-		}
-		out[fields[0]] = v
+		out[string(key)] = v
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 type devKey struct{ major, minor uint64 }

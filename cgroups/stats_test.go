@@ -411,3 +411,24 @@ func TestLimitAvailable(t *testing.T) {
 		t.Errorf("over the limit: %d, %v; want 0, true", v, ok)
 	}
 }
+
+// BenchmarkStatsV1Compute is the pure part of a sample: parsing the files
+// of the v1 fixture already in memory.
+func BenchmarkStatsV1Compute(b *testing.B) {
+	f := files{}
+	for _, ctrl := range []string{"cpu", "cpuacct", "memory", "pids", "blkio"} {
+		dir, err := filepath.Abs(filepath.Join("testdata", "v1", "runc-oom", ctrl))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := readFiles(f, dir, v1Files(ctrl)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := statsV1(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
