@@ -1,0 +1,116 @@
+package shim
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// logFile is the CRI log file seen from the output pumps. Write queues an
+// entry in a spool that run, the writer goroutine, appends to the file; a
+// disk that keeps up slows the container down like a pipe would, a disk
+// that hangs (or a file that cannot be opened) makes entries be dropped and
+// counted. Reopen swaps the file under the writer, which is how the kubelet
+// rotates logs.
+type logFile struct {
+	path  string
+	spool *spool
+
+	fileMu sync.Mutex // guards file; held by the writer for each batch
+	file   *os.File   // nil while the path cannot be opened
+
+	finished         chan struct{} // closed when run returns
+	written, dropped atomic.Uint64
+}
+
+// openLogFile returns a logFile even when the file cannot be opened (then
+// with the error): entries are dropped until a Reopen succeeds.
+func openLogFile(path string, limit int, stall time.Duration) (*logFile, error) {
+	l := &logFile{path: path, spool: newSpool(limit, stall), finished: make(chan struct{})}
+	f, err := openLogPath(path)
+	l.file = f
+	return l, err
+}
+
+func openLogPath(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+}
+
+// Write queues one entry; it never fails.
+func (l *logFile) Write(entry []byte) (int, error) {
+	if !l.spool.put(len(entry), 1, func(b []byte) []byte { return append(b, entry...) }) {
+		l.dropped.Add(1)
+	}
+	return len(entry), nil
+}
+
+// run writes batches until the spool is closed and empty.
+func (l *logFile) run() {
+	defer close(l.finished)
+	for {
+		batch, n, ok := l.spool.take(nil)
+		if !ok {
+			return
+		}
+		l.writeBatch(batch, n)
+		l.spool.recycle(batch)
+	}
+}
+
+func (l *logFile) writeBatch(batch []byte, n uint64) {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	if l.file == nil {
+		l.dropped.Add(n)
+		return
+	}
+	if _, err := l.file.Write(batch); err != nil {
+		// A short write may have kept part of the batch; the count cannot
+		// say which entries made it, so it counts the batch as lost.
+		l.dropped.Add(n)
+		return
+	}
+	l.written.Add(n)
+}
+
+// Reopen closes the current file and opens the path again. When it returns
+// without error a file exists at the path and every later entry goes there.
+func (l *logFile) Reopen() error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	if l.file != nil {
+		l.file.Close()
+		l.file = nil
+	}
+	f, err := openLogPath(l.path)
+	if err != nil {
+		return fmt.Errorf("reopen log: %w", err)
+	}
+	l.file = f
+	return nil
+}
+
+// close stops accepting entries, waits (up to timeout) for the queue to be
+// written, syncs and closes the file. It reports whether the queue was
+// drained in time; if not, the writer is stuck in the kernel and is left
+// there.
+func (l *logFile) close(timeout time.Duration) bool {
+	l.spool.close()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-l.finished:
+	case <-t.C:
+		return false
+	}
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	if l.file != nil {
+		l.file.Sync()
+		l.file.Close()
+		l.file = nil
+	}
+	return true
+}
