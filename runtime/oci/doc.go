@@ -115,7 +115,8 @@
 // bounding capabilities (holders of SYS_ADMIN may mount, and so on).
 // Localhost profiles are in Docker's JSON format, possibly without
 // "architectures" (then the native one only). Nothing at all, or
-// "unconfined", means unconfined: the CRI's default, not containerd's.
+// "unconfined", means unconfined: the CRI's documented default (kubelets
+// ask for RuntimeDefault explicitly when a pod wants it).
 //
 // AppArmor. The apparmor field wins over apparmor_profile. Without AppArmor
 // on the host, unconfined and runtime/default mean no profile and a named

@@ -3,6 +3,7 @@ package oci
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -47,4 +48,16 @@ func unsupportedf(format string, args ...any) error {
 
 func badInputf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadInput}, args...)...)
+}
+
+// within puts the field an error concerns in front of its detail, keeping
+// the sentinel first: "invalid argument: x" becomes
+// "invalid argument: <field>: x".
+func within(field string, err error) error {
+	for _, s := range []error{ErrInvalid, ErrUnsupported, ErrBadInput} {
+		if errors.Is(err, s) {
+			return fmt.Errorf("%w: %s: %s", s, field, strings.TrimPrefix(err.Error(), s.Error()+": "))
+		}
+	}
+	return fmt.Errorf("%s: %w", field, err)
 }

@@ -91,8 +91,12 @@ func FuzzContainerSpec(f *testing.F) {
 		in := fuzzInput(cfg, pod, imageUser, passwd, group, profile, flags)
 		s, user, err := ContainerSpec(in)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUnsupported) {
-				t.Fatalf("refusal is neither ErrInvalid nor ErrUnsupported: %v", err)
+			// Every refusal is the request's fault, classified, and says
+			// so first: "invalid argument: <field>...".
+			msg := err.Error()
+			if !(errors.Is(err, ErrInvalid) && strings.HasPrefix(msg, ErrInvalid.Error()+": ")) &&
+				!(errors.Is(err, ErrUnsupported) && strings.HasPrefix(msg, ErrUnsupported.Error()+": ")) {
+				t.Fatalf("refusal is neither ErrInvalid nor ErrUnsupported, or says so late: %v", err)
 			}
 			return
 		}

@@ -3,7 +3,6 @@ package oci
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -186,5 +185,3 @@ func i64(v int64) *runtimeapi.Int64Value { return &runtimeapi.Int64Value{Value: 
 
 func u64p(v uint64) *uint64 { return &v }
 func i64p(v int64) *int64   { return &v }
-
-var _ = slices.Contains[[]string]

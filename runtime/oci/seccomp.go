@@ -89,7 +89,7 @@ func seccompFor(sp *runtimeapi.SecurityProfile, legacyPath, field string, privil
 		}
 		prof, err := LoadSeccomp(data, host, bounding)
 		if err != nil {
-			return nil, fmt.Errorf("%s: seccomp profile %q: %w", field, ref, err)
+			return nil, within(fmt.Sprintf("%s.seccomp: profile %q", field, ref), err)
 		}
 		return prof, nil
 	default:

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -172,6 +173,7 @@ func TestContainerSeccomp(t *testing.T) {
 		profiles   map[string][]byte
 		want       string // "", "default" or "localhost"
 		err        error
+		msg        string // prefix of the error message
 	}{
 		{name: "critest nil profile: unconfined"},
 		{name: "critest unconfined", sp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}},
@@ -181,7 +183,8 @@ func TestContainerSeccomp(t *testing.T) {
 		{name: "critest privileged ignores the profile", sp: localhost, privileged: true},
 		{name: "privileged ignores runtime default", sp: &runtimeapi.SecurityProfile{}, privileged: true},
 		{name: "profile content not provided", sp: localhost, err: ErrBadInput},
-		{name: "bad profile content", sp: localhost, profiles: map[string][]byte{localhost.LocalhostRef: []byte("[]")}, err: ErrInvalid},
+		{name: "bad profile content", sp: localhost, profiles: map[string][]byte{localhost.LocalhostRef: []byte("[]")}, err: ErrInvalid,
+			msg: `invalid argument: linux.security_context.seccomp: profile "/tmp/seccomp-tests/block-host-name.json": not a seccomp profile`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := testContainerInput()
@@ -193,6 +196,9 @@ func TestContainerSeccomp(t *testing.T) {
 			s, _, err := ContainerSpec(in)
 			wantErr(t, err, tc.err)
 			if tc.err != nil {
+				if !strings.HasPrefix(err.Error(), tc.msg) {
+					t.Fatalf("error %q does not start with %q", err, tc.msg)
+				}
 				return
 			}
 			p := s.Linux.Seccomp

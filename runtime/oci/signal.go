@@ -51,35 +51,36 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	if sig, ok := signalNames[name]; ok {
 		return sig, nil
 	}
-	for _, rt := range []struct {
-		prefix string
-		base   int
-		sign   int
-	}{{"RTMIN", sigRTMin, 1}, {"RTMAX", sigRTMax, -1}} {
-		rest, ok := strings.CutPrefix(name, rt.prefix)
-		if !ok {
-			continue
-		}
-		off := 0
-		if rest != "" {
-			op := "+"
-			if rt.sign < 0 {
-				op = "-"
-			}
-			digits, ok := strings.CutPrefix(rest, op)
-			n, err := strconv.Atoi(digits)
-			if !ok || err != nil || n < 0 || strings.HasPrefix(digits, "+") || strings.HasPrefix(digits, "-") {
-				break
-			}
-			off = n
-		}
-		n := rt.base + rt.sign*off
-		if n < sigRTMin || n > sigRTMax {
-			return 0, invalidf("signal %q is out of the real-time range", raw)
-		}
-		return syscall.Signal(n), nil
+	if rest, ok := strings.CutPrefix(name, "RTMIN"); ok {
+		return realtimeSignal(raw, rest, "+")
+	}
+	if rest, ok := strings.CutPrefix(name, "RTMAX"); ok {
+		return realtimeSignal(raw, rest, "-")
 	}
 	return 0, invalidf("signal %q is not a signal name or number", raw)
+}
+
+// realtimeSignal reads what follows RTMIN ("+n") or RTMAX ("-n").
+func realtimeSignal(raw, offset, sign string) (syscall.Signal, error) {
+	n, base := uint64(0), sigRTMin
+	if sign == "-" {
+		base = sigRTMax
+	}
+	if offset != "" {
+		digits, ok := strings.CutPrefix(offset, sign)
+		var err error
+		if n, err = strconv.ParseUint(digits, 10, 8); !ok || err != nil {
+			return 0, invalidf("signal %q is not a real-time signal like SIGRTMIN+3 or SIGRTMAX-1", raw)
+		}
+	}
+	sig := base + int(n)
+	if sign == "-" {
+		sig = base - int(n)
+	}
+	if sig < sigRTMin || sig > sigRTMax {
+		return 0, invalidf("signal %q is out of the real-time range", raw)
+	}
+	return syscall.Signal(sig), nil
 }
 
 // StopSignal is the signal that stops a container: the request's

@@ -210,6 +210,17 @@ func ResolveUser(sc *runtimeapi.LinuxContainerSecurityContext, img Image) (User,
 	return u, nil
 }
 
+// CRI returns u as ContainerStatus.user reports it.
+func (u User) CRI() *runtimeapi.ContainerUser {
+	groups := make([]int64, len(u.SupplementalGroups))
+	for i, g := range u.SupplementalGroups {
+		groups[i] = int64(g)
+	}
+	return &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{
+		Uid: int64(u.UID), Gid: int64(u.GID), SupplementalGroups: groups,
+	}}
+}
+
 // userByID: the passwd entry of uid gives the name and primary gid; a uid
 // the image does not know runs with gid 0, as Docker does.
 func userByID(users []PasswdEntry, uid uint32) User {

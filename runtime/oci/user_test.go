@@ -128,4 +128,8 @@ func TestContainerUser(t *testing.T) {
 	if u.UID != 1000 || !slices.Equal(u.SupplementalGroups, s.Process.User.AdditionalGids) {
 		t.Fatalf("returned user %+v differs from the spec's", u)
 	}
+	// What critest's SupplementalGroupsPolicy Merge spec compares.
+	jsonEqual(t, u.CRI(), &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{
+		Uid: 1000, Gid: 1000, SupplementalGroups: []int64{1000, 1234, 50000},
+	}})
 }
