@@ -17,8 +17,11 @@ import (
 type SeccompKind int
 
 const (
+	// SeccompUnconfined: no filter.
 	SeccompUnconfined SeccompKind = iota
+	// SeccompRuntimeDefault: moby's default profile (DefaultSeccomp).
 	SeccompRuntimeDefault
+	// SeccompLocalhost: a profile file on the node, in Docker's format.
 	SeccompLocalhost
 )
 
