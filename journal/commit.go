@@ -56,6 +56,11 @@ func (j *Journal) Append(ctx context.Context, recs ...Record) (first uint64, err
 		if recs[i].Type == "" {
 			return 0, fmt.Errorf("journal %s: %w: record %d of %d has no type", j.path, ErrInvalidRecord, i, len(recs))
 		}
+		// Refused here, a record bbolt cannot store fails only its own
+		// appender instead of the whole group commit.
+		if n := envelopeSize(&recs[i]); n > bbolt.MaxValueSize {
+			return 0, fmt.Errorf("journal %s: %w: record %d of %d is %d bytes, more than %d", j.path, ErrInvalidRecord, i, len(recs), n, bbolt.MaxValueSize)
+		}
 		size += len(recs[i].Payload)
 	}
 	// Copy the payloads, so the ring and the cursors never see a buffer

@@ -14,13 +14,14 @@ const compactChunk = 10000
 
 // Compact drops the events with Seq < before and the snapshots older than
 // the one at before-1, which must exist (ErrNoSnapshot otherwise): the
-// state at the first retained event stays reconstructible. Compact
-// retention is one transaction that moves meta/first and deletes the old
-// snapshots, so readers see the new bounds at once; the events themselves
-// are then deleted in chunks. If that is interrupted (ctx, Close, a crash),
-// the leftovers are invisible and the next Compact deletes them. dropped
-// counts the events deleted by this call. before <= First only finishes
-// such leftovers; before beyond Last+1 is ErrOutOfRange.
+// state at the first retained event stays reconstructible. One transaction
+// moves meta/first and deletes the old snapshots, so readers see the new
+// bounds at once; the events themselves are then deleted in chunks. If that
+// is interrupted (ctx, Close, a crash), the leftovers are invisible and the
+// next Compact deletes them. dropped counts the events deleted by this
+// call. before <= First only finishes such leftovers; before beyond Last+1
+// is ErrOutOfRange. Metrics.Compacted hears of every run that got past the
+// first transaction.
 func (j *Journal) Compact(ctx context.Context, before uint64) (dropped int, err error) {
 	if err := j.writable(ctx); err != nil {
 		return 0, err
@@ -32,7 +33,7 @@ func (j *Journal) Compact(ctx context.Context, before uint64) (dropped int, err 
 		return 0, err
 	}
 	defer func() {
-		if dropped > 0 && j.opts.Metrics != nil {
+		if j.opts.Metrics != nil {
 			j.opts.Metrics.Compacted(dropped)
 		}
 		j.log.Debug("journal compacted", "first", first, "dropped", dropped, "err", err)

@@ -110,9 +110,10 @@
 // run of leftovers just below First; meta/snapshot is the newest snapshot
 // key and is at most Last; when First > 1 a snapshot exists at First-1 and
 // none older. testdata/envelope-v1.golden pins the envelopes and
-// testdata/v1.journal is a whole version-1 file; TestGolden fails when
-// either would change (LOGBOOK_UPDATE_GOLDEN=1 rewrites them, for a
-// deliberate new version only).
+// testdata/v1.journal is a whole version-1 file: TestGolden fails when the
+// encoding changes or when this build can no longer read either
+// (LOGBOOK_UPDATE_GOLDEN=1 rewrites them, for a deliberate new version
+// only).
 //
 // # Concurrency
 //

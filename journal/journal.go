@@ -447,8 +447,11 @@ func (j *Journal) Read(ctx context.Context, from, to uint64, fn func(Record) err
 	if to == 0 || to > last {
 		to = last
 	}
+	if from > to {
+		return nil
+	}
 	in := newInterner()
-	buf := make([]Record, 0, readChunk)
+	buf := make([]Record, 0, min(to-from+1, readChunk))
 	for from <= to {
 		if err := ctx.Err(); err != nil {
 			return err
