@@ -104,14 +104,14 @@ int main(int argc, char **argv)
 		printf("logbook-pause %s\n", LOGBOOK_PAUSE_VERSION);
 		return 0;
 	}
-	if (getpid() != 1)
-		say("logbook-pause: warning: not PID 1, orphans of the pod will not be reaped here\n");
-
 	if (handle(SIGINT, on_stop, 0) < 0 || handle(SIGTERM, on_stop, 0) < 0 ||
 	    handle(SIGCHLD, on_child, SA_NOCLDSTOP | SA_RESTART) < 0) {
 		perror("logbook-pause: sigaction");
 		return 1;
 	}
+	/* After the handlers: once this line is out, a stop is handled. */
+	if (getpid() != 1)
+		say("logbook-pause: warning: not PID 1, orphans of the pod will not be reaped here\n");
 
 	for (;;)
 		pause();

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path"
 	"sort"
@@ -215,4 +216,13 @@ func entryFromDeb(ix fsIndex, p string) (entry, error) {
 	default:
 		return fileEntry(p, f.Mode, f.Data), nil
 	}
+}
+
+// readELFDepsFile is readELFDeps on a file.
+func readELFDepsFile(p string) (string, []string, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", nil, err
+	}
+	return readELFDeps(data)
 }
