@@ -146,6 +146,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 type ctr struct {
 	args                  []string
 	stdin, stdinOnce, tty bool
+	hostPID               bool // no pid namespace: orphans go to the shim
 	noLog                 bool
 	stateDir              string // "" for a fresh one
 }
@@ -186,7 +187,7 @@ func (e *testEnv) options(c ctr) CreateOptions {
 	t := e.t
 	t.Helper()
 	id := uniqueID(t)
-	bundle := makeBundle(t, filepath.Join(e.dir, id), id, c.args, c.tty)
+	bundle := makeBundle(t, filepath.Join(e.dir, id), id, c.args, c.tty, c.hostPID)
 	o := CreateOptions{
 		ID: id, Bundle: bundle, StateDir: c.stateDir,
 		Stdin: c.stdin, StdinOnce: c.stdinOnce, Terminal: c.tty,
@@ -236,7 +237,7 @@ func (e *testEnv) wait(c *created) shim.Exit {
 // makeBundle writes a bundle under dir: a read-only busybox rootfs and a
 // config.json in the shape `runc spec` would write, with the container's
 // cgroup under cgroupParent.
-func makeBundle(t testing.TB, dir, id string, args []string, tty bool) string {
+func makeBundle(t testing.TB, dir, id string, args []string, tty, hostPID bool) string {
 	t.Helper()
 	bin := filepath.Join(dir, "rootfs", "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
@@ -250,7 +251,11 @@ func makeBundle(t testing.TB, dir, id string, args []string, tty bool) string {
 			t.Fatal(err)
 		}
 	}
-	b, err := json.MarshalIndent(testSpec(id, args, tty), "", "\t")
+	spec := testSpec(id, args, tty)
+	if hostPID {
+		spec.Linux.Namespaces = spec.Linux.Namespaces[1:]
+	}
+	b, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		t.Fatal(err)
 	}

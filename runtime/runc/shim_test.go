@@ -404,13 +404,11 @@ func TestShimOutlivesItsLauncher(t *testing.T) {
 }
 
 func ppid(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	p, ok := readProcStat(pid)
+	if !ok {
 		return -1
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	n, _ := strconv.Atoi(f[1])
-	return n
+	return p.ppid
 }
 
 // TestWaitThroughAFreshHandle: after a "restart" (the handle closed, a new
@@ -507,6 +505,9 @@ func TestCreateFailureReportsRuncError(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(o.StateDir, shim.PidFileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pid file left after a failed create: %v", err)
 	}
+	if sts, err := e.r.List(context.Background()); err != nil || len(sts) != 0 {
+		t.Errorf("runc keeps %+v after a failed create (%v)", sts, err)
+	}
 	// The state directory can be used again.
 	if err := os.WriteFile(filepath.Join(o.Bundle, "config.json"), mustJSON(t, testSpec(o.ID, []string{"true"}, false)), 0o644); err != nil {
 		t.Fatal(err)
@@ -528,4 +529,73 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestOrphansAreReaped: without a pid namespace, a process orphaned in the
+// container is re-parented to the shim (a sub-reaper), which reaps it.
+func TestOrphansAreReaped(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(ctr{args: []string{"sh", "-c", "(sleep 0.3 &); exec sleep 1000"}, hostPID: true})
+	e.start(c)
+	others := func() []string {
+		var out []string
+		for _, p := range childrenOf(c.shim.Pid()) {
+			if p.pid != c.shim.InitPid() {
+				out = append(out, fmt.Sprintf("%d %s %s", p.pid, p.state, p.comm))
+			}
+		}
+		return out
+	}
+	eventually(t, 5*time.Second, "an orphan adopted by the shim", func() bool { return len(others()) > 0 })
+	eventually(t, 5*time.Second, "the orphan reaped", func() bool { return len(others()) == 0 })
+}
+
+// TestDrainIsBounded: a process that outlives init and holds its stdout
+// does not keep the exit from being recorded.
+func TestDrainIsBounded(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(ctr{args: []string{"sh", "-c", "(sleep 30 &); echo bye"}, hostPID: true})
+	e.start(c)
+	if ex := e.wait(c); ex.Status != 0 {
+		t.Fatalf("exit %+v", ex)
+	}
+	if got := messages(readLog(t, c.LogPath), shim.Stdout); !equal(got, []string{"bye"}) {
+		t.Errorf("log %q", got)
+	}
+}
+
+type procInfo struct {
+	pid, ppid   int
+	state, comm string
+}
+
+// readProcStat reads a process's /proc/<pid>/stat; the command name is in
+// parentheses and may contain anything.
+func readProcStat(pid int) (procInfo, bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return procInfo{}, false
+	}
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[end+1:]))
+	if open < 0 || len(f) < 2 {
+		return procInfo{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return procInfo{pid: pid, ppid: ppid, state: f[0], comm: string(b[open+1 : end])}, true
+}
+
+func childrenOf(ppid int) []procInfo {
+	dirs, _ := os.ReadDir("/proc")
+	var out []procInfo
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProcStat(pid); ok && p.ppid == ppid {
+			out = append(out, p)
+		}
+	}
+	return out
 }

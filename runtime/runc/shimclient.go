@@ -47,7 +47,10 @@ func newShim(id, stateDir string, pid int, log *slog.Logger) (*Shim, error) {
 // OpenShim finds the shim of stateDir again, e.g. after logbookd restarted:
 // it reads the shim's pid file and checks that the process is still that
 // shim (same start time, same boot). ErrShimGone means there is no such
-// process any more; the exit it may have recorded is then for ReadExit.
+// process any more; the exit it may have recorded is then for ReadExit. A
+// shim still inside runc create (the daemon died during Create) has no
+// init pid yet: that is an error matching fs.ErrNotExist, and such a
+// half-created container is for the caller to roll back.
 func OpenShim(id, stateDir string, log *slog.Logger) (*Shim, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

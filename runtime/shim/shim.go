@@ -80,8 +80,9 @@ func Run(cfg Config, log Logger) error {
 		// Not for runc and the container to inherit.
 		unix.CloseOnExec(cfg.ReadyFD)
 		ready = os.NewFile(uintptr(cfg.ReadyFD), "ready")
-		defer ready.Close()
 	}
+	// Called exactly once on every path below: it also closes the pipe,
+	// which is what ends the launcher's read.
 	report := func(r Ready) {
 		if ready == nil {
 			return
@@ -108,7 +109,8 @@ func Run(cfg Config, log Logger) error {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, unix.SIGCHLD)
 	defer signal.Stop(sigchld)
-	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
+	// No signal.Ignore here, tempting as SIGHUP or SIGPIPE are: an ignored
+	// disposition survives exec, into runc and whatever runc does not reset.
 
 	c, err := create(cfg, log)
 	if err != nil {
@@ -189,11 +191,13 @@ func create(cfg Config, log Logger) (_ *created, err error) {
 	cmd := exec.Command(cfg.Runc)
 
 	var console chan consoleResult
+	var consoleLn *net.UnixListener
 	if cfg.Terminal {
 		ln, err := ListenUnix(cfg.StateDir, ConsoleSocketName)
 		if err != nil {
 			return nil, fmt.Errorf("%w: console socket: %w", ErrCreateFailed, err)
 		}
+		consoleLn = ln
 		defer os.Remove(filepath.Join(cfg.StateDir, ConsoleSocketName))
 		defer ln.Close()
 		path, dirFD, err := consoleSocketPath(cfg.StateDir, ConsoleSocketName)
@@ -231,10 +235,17 @@ func create(cfg Config, log Logger) (_ *created, err error) {
 
 	runErr := cmd.Run()
 	if console != nil {
-		// The listener closes (deferred) only after this, so a failed create
-		// still ends acceptConsole: wait for it only when runc succeeded.
+		if runErr != nil {
+			// runc may never have connected: closing the listener ends the
+			// accept. Not on success: runc's connection may still be in
+			// the listen queue, and closing would drop it.
+			consoleLn.Close()
+		}
+		res := <-console
+		if res.f != nil && runErr != nil {
+			res.f.Close()
+		}
 		if runErr == nil {
-			res := <-console
 			if res.err != nil {
 				return nil, fmt.Errorf("%w: receive terminal: %w", ErrCreateFailed, res.err)
 			}
@@ -342,6 +353,7 @@ func reap(sigchld <-chan os.Signal, stop <-chan struct{}, initPid int, exited ch
 			}
 			if pid == initPid {
 				exited <- ExitFromWaitStatus(pid, ws, time.Now())
+				initPid = 0 // its pid may be reused by a later orphan
 			} else {
 				log.Debug("reaped orphan", "pid", pid, "status", int(ws))
 			}
