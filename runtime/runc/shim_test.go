@@ -499,7 +499,7 @@ func TestCreateFailureReportsRuncError(t *testing.T) {
 		t.Fatalf("create: %v, want ErrRuncFailed naming the binary", err)
 	}
 	var re *RuncError
-	if !errors.As(err, &re) || re.Command != "create" || re.ID != o.ID {
+	if !errors.As(err, &re) || re.Command != "create" || re.ID != o.ID || !strings.HasPrefix(re.Message, "runc create failed: ") {
 		t.Errorf("error %#v", err)
 	}
 	if _, err := os.Stat(filepath.Join(o.StateDir, shim.PidFileName)); !errors.Is(err, os.ErrNotExist) {

@@ -20,6 +20,9 @@ import (
 // Shim is a handle on one container's shim: its exit (Wait), its socket
 // (Attach, ReopenLog, Status). Create returns one; OpenShim makes one for a
 // shim found after a restart. Closing the handle leaves the shim running.
+// A shim launched by this process is its child until this process exits,
+// and Wait is what reaps it: keep one Wait pending per container (as the
+// daemon does to learn of exits anyway), or an exited shim stays a zombie.
 type Shim struct {
 	id, stateDir string
 	pid          int // the shim's

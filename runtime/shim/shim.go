@@ -114,8 +114,9 @@ func Run(cfg Config, log Logger) error {
 
 	c, err := create(cfg, log)
 	if err != nil {
+		// runc's own words, for the daemon to pass on.
 		report(Ready{Error: err.Error()})
-		return err
+		return fmt.Errorf("%w: %w", ErrCreateFailed, err)
 	}
 	log.Info("container created", "init_pid", c.initPid)
 
@@ -164,7 +165,8 @@ type created struct {
 	console *os.File // terminal master; nil without a terminal
 }
 
-// create runs runc create with the container's stdio and waits for it.
+// create runs runc create with the container's stdio and waits for it. A
+// failure of runc is an error whose text is runc's message.
 func create(cfg Config, log Logger) (_ *created, err error) {
 	c := &created{}
 	var childEnds []*os.File
@@ -195,14 +197,14 @@ func create(cfg Config, log Logger) (_ *created, err error) {
 	if cfg.Terminal {
 		ln, err := ListenUnix(cfg.StateDir, ConsoleSocketName)
 		if err != nil {
-			return nil, fmt.Errorf("%w: console socket: %w", ErrCreateFailed, err)
+			return nil, fmt.Errorf("console socket: %w", err)
 		}
 		consoleLn = ln
 		defer os.Remove(filepath.Join(cfg.StateDir, ConsoleSocketName))
 		defer ln.Close()
 		path, dirFD, err := consoleSocketPath(cfg.StateDir, ConsoleSocketName)
 		if err != nil {
-			return nil, fmt.Errorf("%w: console socket: %w", ErrCreateFailed, err)
+			return nil, fmt.Errorf("console socket: %w", err)
 		}
 		if dirFD >= 0 {
 			defer unix.Close(dirFD)
@@ -247,16 +249,16 @@ func create(cfg Config, log Logger) (_ *created, err error) {
 		}
 		if runErr == nil {
 			if res.err != nil {
-				return nil, fmt.Errorf("%w: receive terminal: %w", ErrCreateFailed, res.err)
+				return nil, fmt.Errorf("receive terminal: %w", res.err)
 			}
 			c.console = res.f
 		}
 	}
 	if runErr != nil {
-		return nil, fmt.Errorf("%w: %s", ErrCreateFailed, runcError(runcLog, runErr))
+		return nil, errors.New(runcError(runcLog, runErr))
 	}
 	if c.initPid, err = ReadInitPid(cfg.StateDir); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCreateFailed, err)
+		return nil, err
 	}
 	return c, nil
 }
