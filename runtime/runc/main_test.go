@@ -123,11 +123,15 @@ func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	needRunc(t)
 	dir := t.TempDir()
+	level := slog.LevelDebug
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelInfo
+	}
 	r, err := New(Config{
 		Root:       filepath.Join(dir, "runc"),
 		ShimBinary: shimBinary,
 		TempDir:    dir,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -41,12 +41,13 @@
 //  5. Wait for init's exit (SIGCHLD, wait4 on any child).
 //  6. Drain: output that is still in the pipes is read (for at most 2 s
 //     more, in case processes outside the container's pid namespace hold
-//     the pipes), the log is written out and fsynced.
+//     the pipes) and the log is written out.
 //  7. Write the exit file (atomically, durably).
 //  8. Send the Exit frame to attached clients, close the socket, exit 0.
 //
-// So an exit file means: the container is gone, and its log is complete on
-// disk. A shim that is gone without an exit file was killed or crashed.
+// So an exit file means: the container is gone, and its log is complete (in
+// the file, for any reader; the log is not fsynced, the exit file is). A
+// shim that is gone without an exit file was killed or crashed.
 //
 // # State directory
 //
@@ -54,7 +55,8 @@
 //
 //	shim.pid      identity of the shim: pid, start time (clock ticks after
 //	              boot, /proc/<pid>/stat field 22), boot id. A pid alone is
-//	              reused; these three name one process. Written atomically.
+//	              reused; these three name one process. Written atomically
+//	              (not durably: after a power cut no shim is left anyway).
 //	shim.sock     the shim's unix socket (see Protocol). Removed at exit.
 //	shim.log      the shim's own diagnostics (and a panic, if one happens).
 //	init.pid      the container's init pid, written by runc create.

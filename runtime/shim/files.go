@@ -83,7 +83,7 @@ func (e *Exit) UnmarshalText(b []byte) error {
 // or a complete one, even across a power cut.
 func WriteExitFile(dir string, e Exit) error {
 	b, _ := e.MarshalText()
-	return writeFileAtomic(dir, ExitFileName, b)
+	return writeFileAtomic(dir, ExitFileName, b, true)
 }
 
 // ReadExitFile returns the exit recorded in dir, or an error wrapping
@@ -181,10 +181,11 @@ func parseStartTime(stat []byte) (uint64, error) {
 	return v, nil
 }
 
-// WritePidFile records the shim's identity in dir (atomically).
+// WritePidFile records the shim's identity in dir, atomically but without
+// fsync: after a power cut there is no shim left to identify.
 func WritePidFile(dir string, id Identity) error {
 	b, _ := id.MarshalText()
-	return writeFileAtomic(dir, PidFileName, b)
+	return writeFileAtomic(dir, PidFileName, b, false)
 }
 
 // ReadPidFile returns the identity recorded in dir.
@@ -230,16 +231,17 @@ func ReadInitPid(dir string) (int, error) {
 	return pid, nil
 }
 
-// writeFileAtomic replaces dir/name with data: temporary file, fsync,
-// rename, fsync of the directory.
-func writeFileAtomic(dir, name string, data []byte) error {
+// writeFileAtomic replaces dir/name with data through a temporary file and
+// a rename, so that readers see the old file or the new one; durable adds
+// an fsync of the file before the rename and of the directory after it.
+func writeFileAtomic(dir, name string, data []byte, durable bool) error {
 	tmp := filepath.Join(dir, "."+name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -251,6 +253,9 @@ func writeFileAtomic(dir, name string, data []byte) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s in %s: %w", name, dir, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }

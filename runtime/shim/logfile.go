@@ -93,9 +93,10 @@ func (l *logFile) Reopen() error {
 }
 
 // close stops accepting entries, waits (up to timeout) for the queue to be
-// written, syncs and closes the file. It reports whether the queue was
-// drained in time; if not, the writer is stuck in the kernel and is left
-// there.
+// written and closes the file. It reports whether the queue was drained in
+// time; if not, the writer is stuck in the kernel and is left there. There
+// is no fsync: what readers need is that the entries were written, and an
+// fsync of a chatty container's log would hold up the exit record.
 func (l *logFile) close(timeout time.Duration) bool {
 	l.spool.close()
 	t := time.NewTimer(timeout)
@@ -108,7 +109,6 @@ func (l *logFile) close(timeout time.Duration) bool {
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
 	if l.file != nil {
-		l.file.Sync()
 		l.file.Close()
 		l.file = nil
 	}
