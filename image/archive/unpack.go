@@ -370,6 +370,13 @@ func (u *unpacker) apply(hdr *tar.Header, r io.Reader) error {
 		}
 		return fail(hdr.Name, u.rootDir(hdr))
 	}
+	if isSparse(hdr) {
+		// archive/tar offers no way to learn a sparse entry's holes, so
+		// it would expand them: a few bytes of sparse map could demand
+		// terabytes of writes. The OCI image spec says sparse files
+		// SHOULD NOT be used in layers.
+		return fail(hdr.Name, fmt.Errorf("%w: sparse file", ErrUnsupported))
+	}
 	dirRel, base := splitRel(rel)
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		if err := u.whiteout(dirRel, base); err != nil {
@@ -399,6 +406,18 @@ func (u *unpacker) apply(hdr *tar.Header, r io.Reader) error {
 		return fail(hdr.Name, err)
 	}
 	return nil
+}
+
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func timespecs(hdr *tar.Header) []unix.Timespec {
@@ -558,8 +577,8 @@ func (u *unpacker) create(pfd int, base string, mk func() error) error {
 	return err
 }
 
-// writerOnly hides os.File's ReaderFrom so that copies use our buffer, and
-// records write errors apart from read errors.
+// writerOnly hides os.File's ReaderFrom so that copies go through the
+// unpacker's buffer, and records write errors apart from read errors.
 type writerOnly struct {
 	f   *os.File
 	err error

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -445,3 +446,89 @@ type errReader struct{ err error }
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 func iotestErr(err error) io.Reader { return errReader{err} }
+
+// fixChecksum recomputes a tar header block's checksum.
+func fixChecksum(hdr []byte) {
+	copy(hdr[148:156], "        ")
+	sum := 0
+	for _, c := range hdr[:512] {
+		sum += int(c)
+	}
+	copy(hdr[148:156], fmt.Sprintf("%06o\x00 ", sum))
+}
+
+// sparseTar builds an old-GNU sparse entry (type 'S') whose single data
+// fragment of one byte sits at offset: a few hundred bytes of archive
+// describing a file of offset+1 bytes.
+func sparseTar(t *testing.T, name string, offset int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: 1, Format: tar.FormatGNU, ModTime: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte{'x'})
+	tw.Close()
+	b := buf.Bytes()
+	hdr := b[:512]
+	octal := func(field []byte, v int64) {
+		copy(field, fmt.Sprintf("%0*o", len(field)-1, v))
+		field[len(field)-1] = 0
+	}
+	hdr[156] = 'S'
+	octal(hdr[386:398], offset) // sparse[0].offset
+	octal(hdr[398:410], 1)      // sparse[0].numbytes
+	hdr[482] = 0                // not extended
+	octal(hdr[483:495], offset+1)
+	fixChecksum(hdr)
+	return b
+}
+
+// paxSparseTar builds a PAX 1.0 sparse entry: a PAX header with the
+// GNU.sparse records, then a file whose data starts with the sparse map.
+func paxSparseTar(t *testing.T, name string, realSize int64) []byte {
+	t.Helper()
+	record := func(k, v string) string {
+		line := " " + k + "=" + v + "\n"
+		n := len(line)
+		for len(fmt.Sprint(n+len(fmt.Sprint(n)))) != len(fmt.Sprint(n)) {
+			n++
+		}
+		n += len(fmt.Sprint(n))
+		return fmt.Sprint(n) + line
+	}
+	records := record("GNU.sparse.major", "1") + record("GNU.sparse.minor", "0") +
+		record("GNU.sparse.name", name) + record("GNU.sparse.realsize", fmt.Sprint(realSize))
+	sparseMap := fmt.Sprintf("1\n%d\n1\n", realSize-1)
+	data := sparseMap + strings.Repeat("\x00", 512-len(sparseMap)) + "x"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "PaxHeaders/" + name, Size: int64(len(records)), Format: tar.FormatUSTAR, ModTime: epoch})
+	tw.Write([]byte(records))
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "GNUSparseFile.0/" + name, Mode: 0o644, Size: int64(len(data)), Format: tar.FormatUSTAR, ModTime: epoch})
+	tw.Write([]byte(data))
+	tw.Close()
+	b := buf.Bytes()
+	b[156] = 'x'
+	fixChecksum(b[:512])
+	return b
+}
+
+func TestUnpackRefusesSparseFiles(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"old gnu": sparseTar(t, "sparse", 1<<32), // 4 GiB of hole from one header
+		"pax 1.0": paxSparseTar(t, "sparse", 1<<32),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSandbox(t)
+			_, err := Unpack(context.Background(), bytes.NewReader(data), s.root, Options{})
+			if !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("sparse entry: %v, want ErrUnsupported", err)
+			}
+			if exists(filepath.Join(s.root, "sparse")) {
+				t.Error("the sparse entry was written")
+			}
+			s.check(t)
+		})
+	}
+}
