@@ -32,8 +32,10 @@ type CreateOptions struct {
 // Create launches a shim that creates the container with runc create, and
 // waits for the shim's readiness report. The container is then created (not
 // started: call Start) and parented by the shim, which outlives this
-// process. Cancelling ctx before readiness kills the shim and force-deletes
-// whatever runc had made.
+// process. Cancelling ctx before readiness kills the shim and runc create
+// and force-deletes whatever runc had recorded; a runc create killed before
+// it recorded the container (in a createRuntime hook, say) may leave the
+// container's cgroup behind, empty, for the caller to remove.
 func (r *Runc) Create(ctx context.Context, o CreateOptions) (*Shim, error) {
 	if r.shimBinary == "" {
 		return nil, fmt.Errorf("%w: no shim binary configured", ErrInvalid)
@@ -125,7 +127,12 @@ func (r *Runc) abortCreate(ctx context.Context, s *Shim, o CreateOptions, ready 
 		os.Remove(filepath.Join(o.StateDir, shim.PidFileName))
 		return &RuncError{Command: "create", ID: o.ID, Message: ready.Error}
 	}
-	s.kill()
+	// The whole process group: the shim leads it (it has its own session),
+	// and a runc create orphaned by the shim's death alone would finish
+	// making the container after the Delete below. The container's init is
+	// not in it (runc gives it a session of its own): Delete kills that.
+	// The shim is our unreaped child, so its pid cannot have been reused.
+	unix.Kill(-s.pid, unix.SIGKILL)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	s.Wait(wctx)

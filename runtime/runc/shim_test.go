@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/logbook-cri/logbook/runtime/shim"
@@ -595,6 +596,79 @@ func childrenOf(ppid int) []procInfo {
 		}
 		if p, ok := readProcStat(pid); ok && p.ppid == ppid {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestCancelledCreateLeavesNothing: a Create given up while runc create is
+// still busy (here in a hook) kills the shim and runc with it. runc had
+// made the container's cgroup but not yet recorded the container, so the
+// cgroup is left, empty, for the caller (who chose its path) to remove.
+func TestCancelledCreateLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	o := e.options(ctr{args: []string{"true"}})
+	t.Cleanup(func() { e.destroy(o.ID, nil) })
+	marker := "29." + strconv.Itoa(os.Getpid())
+	spec := testSpec(o.ID, []string{"true"}, false)
+	spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", marker}}}}
+	if err := os.WriteFile(filepath.Join(o.Bundle, "config.json"), mustJSON(t, spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Cancel once runc create is inside the hook.
+		for len(processesWith(marker)) == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := e.r.Create(ctx, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("create: %v, want context.Canceled", err)
+	}
+	eventually(t, 5*time.Second, "the hook killed", func() bool { return len(processesWith(marker)) == 0 })
+	if sts, err := e.r.List(context.Background()); err != nil || len(sts) != 0 {
+		t.Errorf("runc keeps %+v (%v)", sts, err)
+	}
+	if _, err := os.Stat(filepath.Join(o.StateDir, shim.PidFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file left: %v", err)
+	}
+	// runc's init dies of its parent's death, asynchronously; as an orphan
+	// it is this sub-reaper's to reap, and a zombie stays in its cgroup.
+	pids := filepath.Join("/sys/fs/cgroup/pids", cgroupParent, o.ID, "cgroup.procs")
+	eventually(t, 5*time.Second, "no live process in the container's cgroup", func() bool {
+		b, _ := os.ReadFile(pids)
+		for _, f := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(f)
+			if p, ok := readProcStat(pid); ok && p.state != "Z" {
+				return false
+			}
+		}
+		return true
+	})
+	reapAll()
+	ctrls, _ := os.ReadDir("/sys/fs/cgroup")
+	for _, ctrl := range ctrls {
+		dir := filepath.Join("/sys/fs/cgroup", ctrl.Name(), cgroupParent, o.ID)
+		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("remove the left cgroup: %v", err)
+		}
+	}
+}
+
+// processesWith lists the live processes whose command line contains s.
+func processesWith(s string) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var out []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if bytes.Contains(b, []byte(s)) {
+			out = append(out, pid)
 		}
 	}
 	return out
