@@ -232,14 +232,16 @@ func TestGroupCommitConcurrent(t *testing.T) {
 func TestAppendCancelledWhileQueued(t *testing.T) {
 	ctx := ctxT(t)
 	j := newT(t, Options{})
-	release := make(chan struct{})
+	releaseCh := make(chan struct{})
+	release := sync.OnceFunc(func() { close(releaseCh) })
+	t.Cleanup(release) // before openT's Close, even when the test fails
 	entered := make(chan struct{}, 1)
 	j.commitHook = func([]Record) error {
 		select {
 		case entered <- struct{}{}:
 		default:
 		}
-		<-release
+		<-releaseCh
 		return nil
 	}
 	// The first append holds the committer inside its transaction.
@@ -264,7 +266,7 @@ func TestAppendCancelledWhileQueued(t *testing.T) {
 	if err := <-queued; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled append: %v, want context.Canceled", err)
 	}
-	close(release)
+	release()
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}
@@ -360,28 +362,34 @@ func TestCloseCommitsQueuedAndEndsCursors(t *testing.T) {
 		}
 		nextErr <- err
 	}()
-	release := make(chan struct{})
+	releaseCh := make(chan struct{})
+	release := sync.OnceFunc(func() { close(releaseCh) })
+	t.Cleanup(release) // before openT's Close, even when the test fails
 	entered := make(chan struct{}, 1)
 	j.commitHook = func([]Record) error {
 		select {
 		case entered <- struct{}{}:
-			<-release
+			<-releaseCh
 		default:
 		}
 		return nil
 	}
 	results := make(chan error, 5)
-	for i := range 5 {
-		go func() {
-			_, err := j.Append(ctx, testRecord(i))
-			results <- err
-		}()
+	appendOne := func(i int) {
+		_, err := j.Append(ctx, testRecord(i))
+		results <- err
 	}
+	// The first append holds the committer inside its transaction; the
+	// other four queue behind it.
+	go appendOne(0)
 	<-entered
+	for i := 1; i < 5; i++ {
+		go appendOne(i)
+	}
 	eventually(t, "appends to queue behind the blocked commit", func() bool {
 		j.queueMu.Lock()
 		defer j.queueMu.Unlock()
-		return len(j.queue) >= 1
+		return len(j.queue) == 4
 	})
 	closed := make(chan error, 1)
 	go func() { closed <- j.Close() }()
@@ -390,20 +398,20 @@ func TestCloseCommitsQueuedAndEndsCursors(t *testing.T) {
 		defer j.queueMu.Unlock()
 		return j.queueClosed
 	})
-	close(release)
+	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	committed := 0
+	// Everything queued before Close is committed.
 	for range 5 {
-		switch err := <-results; {
-		case err == nil:
-			committed++
-		case errors.Is(err, ErrClosed): // arrived after Close shut the queue
-		default:
-			t.Fatalf("append during Close: %v", err)
+		if err := <-results; err != nil {
+			t.Fatalf("append queued before Close: %v", err)
 		}
 	}
+	if _, err := j.Append(ctx, testRecord(5)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after Close: %v, want ErrClosed", err)
+	}
+	committed := 5
 	if err := <-nextErr; !errors.Is(err, ErrClosed) {
 		t.Fatalf("cursor after Close: %v, want ErrClosed", err)
 	}
