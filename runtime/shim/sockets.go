@@ -65,7 +65,7 @@ func Dial(ctx context.Context, stateDir string) (*net.UnixConn, error) {
 	return c.(*net.UnixConn), nil
 }
 
-// ConsoleSocketPath is the path runc is given as --console-socket for a
+// consoleSocketPath is the path runc is given as --console-socket for a
 // socket at dir/name: runc is another process, so a long path goes through
 // this process's descriptor table as /proc/<pid>/fd/N; fd must stay open
 // until runc has connected.
