@@ -339,7 +339,8 @@ func describe(r recipe, img v1.Image) (builtImage, error) {
 	return builtImage{Recipe: r, Manifest: d, ConfigID: id, Size: size}, nil
 }
 
-// buildPause compiles cmd/logbook-pause/pause.c the way the Makefile does.
+// buildPause compiles cmd/logbook-pause/pause.c as the Makefile does, and
+// strips it: the image carries no symbols.
 func buildPause(ctx context.Context, repo, scratch string) ([]byte, error) {
 	out := filepath.Join(scratch, "logbook-pause")
 	cmd := exec.CommandContext(ctx, "cc", "-static", "-Os", "-s", "-o", out,

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,8 +152,6 @@ func unpack(r io.Reader, root string) error {
 	}
 }
 
-var containerSeq int
-
 // bundle writes an OCI bundle running opts in rootfs and returns its
 // directory and a fresh container ID.
 func (r *runcHarness) bundle(rootfs string, img v1.Image, opts containerOpts) (string, string) {
@@ -164,8 +164,11 @@ func (r *runcHarness) bundle(rootfs string, img v1.Image, opts containerOpts) (s
 	if args == nil {
 		args = append(append([]string{}, cf.Config.Entrypoint...), cf.Config.Cmd...)
 	}
-	containerSeq++
-	id := fmt.Sprintf("lbti-%d-%d", os.Getpid(), containerSeq)
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		r.t.Fatal(err)
+	}
+	id := "lbti-" + hex.EncodeToString(rnd[:])
 	caps := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
 		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
 		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
@@ -337,21 +340,17 @@ func httpGet(pid int, addr string) (int, string, error) {
 func getOK(t *testing.T, pid int, addr string) string {
 	t.Helper()
 	var body string
-	var last error
-	waitFor(t, 20*time.Second, "HTTP 200 from "+addr, func() bool {
+	waitForErr(t, 20*time.Second, "HTTP 200 from "+addr, func() error {
 		code, b, err := httpGet(pid, addr)
 		if err != nil {
-			last = err
-			return false
+			return err
 		}
 		if code != http.StatusOK {
-			last = fmt.Errorf("status %d", code)
-			return false
+			return fmt.Errorf("status %d", code)
 		}
 		body = b
-		return true
+		return nil
 	})
-	_ = last
 	return body
 }
 

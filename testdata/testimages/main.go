@@ -27,7 +27,7 @@ const (
 const usageText = `usage: testimages <command> [flags]
 
 commands:
-  fetch  [--cache DIR]                       download the pinned inputs missing from the cache
+  fetch  [--cache DIR]                       download the pinned inputs the cache lacks
   build  [--cache DIR] [--out DIR] [--bench] [--offline]
                                              build every test image into an OCI layout
   serve  [--layout DIR] [--addr 127.0.0.1:0] [--addr-file FILE]
@@ -85,7 +85,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "fetch":
 		repo := fs.String("repo", "", "logbook source tree (default: found above the working directory)")
-		bench := fs.Bool("bench", false, "unused; accepted for symmetry with build")
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -93,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return fetch(ctx, newLogger(), root, cacheDir(), *bench)
+		return fetch(ctx, newLogger(), root, cacheDir())
 
 	case "build":
 		repo := fs.String("repo", "", "logbook source tree (default: found above the working directory)")
@@ -176,7 +175,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // fetch downloads every pinned input the catalogue needs that the cache
 // lacks, so that later builds can run with no network.
-func fetch(ctx context.Context, log *slog.Logger, repo, cache string, bench bool) error {
+func fetch(ctx context.Context, log *slog.Logger, repo, cache string) error {
 	unlock, err := lockCache(cache)
 	if err != nil {
 		return err
@@ -193,7 +192,7 @@ func fetch(ctx context.Context, log *slog.Logger, repo, cache string, bench bool
 	}
 	store := &inputStore{dir: filepath.Join(cache, "downloads"), mirror: os.Getenv(mirrorEnv),
 		client: newHTTPClient(), log: log}
-	paths, err := fetchAll(ctx, store, pinned, inputsFor(catalog(bench)))
+	paths, err := fetchAll(ctx, store, pinned, inputsFor(catalog(true)))
 	if err != nil {
 		return err
 	}

@@ -257,10 +257,26 @@ func mustTag(t *testing.T, s string) name.Tag {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	waitForErr(t, timeout, what, func() error {
+		if cond() {
+			return nil
+		}
+		return errors.New("not yet")
+	})
+}
+
+// waitForErr polls check until it returns nil or the deadline passes, and
+// then reports its last error.
+func waitForErr(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
