@@ -3,7 +3,6 @@ package journal
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -104,6 +103,8 @@ func (j *Journal) Append(ctx context.Context, recs ...Record) (first uint64, err
 // It runs from Open to Close; Close closes quit and waits for committed.
 func (j *Journal) commitLoop() {
 	defer close(j.committed)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case <-j.wake:
@@ -117,16 +118,48 @@ func (j *Journal) commitLoop() {
 				j.commit(batch)
 			}
 		}
+		released := 0
 		for {
-			// Let the appenders the last commit released run first: most
-			// append again at once, and joining this batch beats waiting
-			// a whole commit for the next.
-			runtime.Gosched()
+			j.gather(released, linger)
 			batch := j.take()
 			if batch == nil {
 				break
 			}
 			j.commit(batch)
+			released = len(batch)
+		}
+	}
+}
+
+// gatherLinger bounds how long the committer waits for released appenders
+// to come back before it commits those already queued.
+const gatherLinger = 200 * time.Microsecond
+
+// gather waits, up to gatherLinger, until as many requests are queued as
+// the last commit released. Closed-loop appenders come back at once, and
+// joining this batch beats waiting a whole commit for the next; this is
+// PostgreSQL's commit_delay, applied only when the last batch showed that
+// several appenders are active. A lone appender (released <= 1) or an
+// idle journal never waits.
+func (j *Journal) gather(released int, linger *time.Timer) {
+	if released <= 1 {
+		return
+	}
+	linger.Reset(gatherLinger)
+	defer linger.Stop()
+	for {
+		j.queueMu.Lock()
+		queued := len(j.queue)
+		j.queueMu.Unlock()
+		if queued >= released {
+			return
+		}
+		select {
+		case <-j.wake: // another request: count again
+		case <-linger.C:
+			return
+		case <-j.quit:
+			return
 		}
 	}
 }

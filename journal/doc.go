@@ -22,7 +22,11 @@
 // ring, the cursors, Options.OnCommit, in sequence order) and only then
 // releases the appenders. While one batch is on its way to the disk the
 // next one gathers in the queue, so throughput rises with concurrency
-// instead of latency. An appender whose context ends while its request is
+// instead of latency. When the last batch released several appenders, the
+// committer waits up to gatherLinger (200µs) for as many requests to be
+// queued again before it commits (PostgreSQL's commit_delay, bounded and
+// skipped for a lone appender or an idle journal): with a commit costing
+// two fdatasyncs, a full batch is worth far more than the wait. An appender whose context ends while its request is
 // still queued withdraws it and is never committed; once taken, it waits
 // for the outcome. A failed transaction (ENOSPC, EIO) rolls back: exactly
 // the appenders of that batch get the error, the sequence numbers are
