@@ -44,7 +44,8 @@
 // cursor and never queues records for one: a stalled subscriber costs its
 // position and nothing else, and when it resumes it reads everything it
 // missed, in order, from disk. Closing the journal ends every cursor with
-// ErrClosed.
+// ErrClosed; a cursor whose Tail context ends leaves Stats at once
+// (context.AfterFunc), even if nobody calls it again.
 //
 // # Retention: snapshot plus tail
 //
