@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/logbook-cri/logbook/config"
+	"github.com/logbook-cri/logbook/projector"
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -57,6 +58,8 @@ type Deps struct {
 	Runtime      RuntimeProbe
 	Capabilities Capabilities
 	Network      Network
+	// Projection answers every status and list; nil means an empty one.
+	Projection Projection
 }
 
 // Server holds the two CRI services; Register puts both on a gRPC server.
@@ -84,6 +87,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Network == nil {
 		d.Network = unconfiguredNetwork{}
+	}
+	if d.Projection == nil {
+		d.Projection = projector.NewStore(nil, nil)
 	}
 	return &Server{
 		Runtime: &RuntimeService{deps: d},

@@ -15,6 +15,7 @@ import (
 	"github.com/logbook-cri/logbook/journal"
 	"github.com/logbook-cri/logbook/journal/remote"
 	"github.com/logbook-cri/logbook/metrics"
+	"github.com/logbook-cri/logbook/projector"
 	"google.golang.org/grpc"
 )
 
@@ -103,17 +104,17 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	// ── Journal and projection ──────────────────────────────────────────
-	// The journal, <root>/journal.db, is the source of truth.
-	//
-	// The projector's live store is opened here too, once package
-	// projector lands: it loads the newest snapshot, replays the journal
-	// after it, and is then fed each durable batch through
-	// journal.Options.OnCommit, so a caller reads its own writes. The
-	// retention policy (cfg.JournalRetention) runs with it.
+	// The journal, <root>/journal.db, is the source of truth; the live
+	// projection is rebuilt from it (newest snapshot plus the records
+	// after it) and then fed every durable batch by the journal's commit
+	// hook, before the appenders return, so a caller reads its own writes.
+	// Nothing appends before the store is set, so the hook's forward
+	// reference is safe; records the load already folded are ignored.
+	var store *projector.Store
 	j, err := journal.Open(filepath.Join(cfg.Root, JournalName), journal.Options{
-		Logger:  log,
-		Metrics: journalMetrics,
-		// OnCommit: store.Apply, when the projector is wired in.
+		Logger:   log,
+		Metrics:  journalMetrics,
+		OnCommit: func(recs []journal.Record) { store.ApplyRecords(recs) },
 	})
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
@@ -122,12 +123,20 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := metrics.RegisterJournalStats(reg, j); err != nil {
 		return err
 	}
+	store, err = openProjection(ctx, j, log)
+	if err != nil {
+		return err
+	}
+	// The retention policy: snapshot plus tail (see package projector).
+	retention := startRetention(j, cfg.JournalRetention.Std(), log)
+	onExit(retention.stop)
 
 	// ── gRPC services on the CRI socket ─────────────────────────────────
 	cri, err := criserver.New(criserver.Deps{
 		Config:       cfg,
 		Logger:       log,
 		BuildVersion: o.Version,
+		Projection:   store,
 		// Runtime, Capabilities, Network: the runtime and network
 		// packages plug in here as they land; nil means the honest
 		// defaults (see package criserver).

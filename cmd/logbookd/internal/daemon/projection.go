@@ -1,0 +1,83 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/logbook-cri/logbook/journal"
+	"github.com/logbook-cri/logbook/projector"
+)
+
+// openProjection rebuilds the live projection from the journal: the newest
+// snapshot, then every record after it. A record that cannot be folded (a
+// bug upstream, never expected) is logged and stepped over, as the live
+// store does, so one bad record does not keep a node down; `logbook journal
+// verify` reports it.
+func openProjection(ctx context.Context, j *journal.Journal, log *slog.Logger) (*projector.Store, error) {
+	start := time.Now()
+	skipped := 0
+	state, err := projector.Load(ctx, j, 0, func(r journal.Record, err error) {
+		skipped++
+		log.Error("journal record cannot be folded, skipped", "seq", r.Seq, "type", r.Type, "err", err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rebuild the projection from %s: %w", j.Path(), err)
+	}
+	first, last, _ := j.Bounds(ctx)
+	log.Info("projection rebuilt", "seq", state.Seq(), "first", first, "last", last,
+		"skipped", skipped, "took", time.Since(start).Round(time.Millisecond))
+	return projector.NewStore(state, log), nil
+}
+
+// retentionInterval is how often the retention policy runs. Compaction
+// deletes in small transactions, so a run never stalls appenders for long.
+const retentionInterval = 10 * time.Minute
+
+// retention runs projector.Compact on a timer; it owns one goroutine,
+// which stop ends and waits for.
+type retention struct {
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// startRetention starts the policy; a zero window keeps every event and
+// starts nothing.
+func startRetention(j *journal.Journal, window time.Duration, log *slog.Logger) *retention {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &retention{cancel: cancel}
+	if window <= 0 {
+		return r
+	}
+	r.done.Add(1)
+	go func() {
+		defer r.done.Done()
+		t := time.NewTicker(retentionInterval)
+		defer t.Stop()
+		for {
+			// The first run comes at once: a daemon restarted after a long
+			// time compacts before it serves for long.
+			dropped, err := projector.Compact(ctx, j, window, time.Now())
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("journal compaction", "err", err, "dropped", dropped)
+			case dropped > 0:
+				log.Info("journal compacted", "dropped", dropped, "window", window)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return r
+}
+
+func (r *retention) stop() error {
+	r.cancel()
+	r.done.Wait()
+	return nil
+}
