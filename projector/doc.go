@@ -85,8 +85,10 @@
 //	exit_code, message                   container.exited, once Exited
 //	reason                               container.exited reason; if empty,
 //	                                     "Completed" (code 0) or "Error"
-//	mounts, log_path, user               container.creating (resolved by the runtime;
+//	mounts, log_path                     container.creating (resolved by the runtime;
 //	                                     log_path absolute)
+//	user                                 container.created's user when set (resolved
+//	                                     in the mounted rootfs), else container.creating's
 //	stop_signal                          container.creating, else the config's
 //	resources                            the config's linux resources, replaced by
 //	                                     container.resources_updated

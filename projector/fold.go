@@ -218,6 +218,9 @@ func (s *State) applyContainer(e Event) (removed *Container, err error) {
 		s.podContainers[e.SandboxID] = append(slices.Clip(s.podContainers[e.SandboxID]), id)
 	case *events.ContainerCreated:
 		n.Pid = p.GetPid()
+		if u := p.GetUser(); u != nil {
+			n.User = u
+		}
 	case *events.ContainerStarted:
 		n.Pid = p.GetPid()
 		n.StartedAt = orTime(p.GetStartedAt(), e)

@@ -541,8 +541,13 @@ func (x *ContainerCreating) GetImageRef() string {
 // ContainerCreated: runc created the container (its process waits to start)
 // under its shim.
 type ContainerCreated struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pid           uint32                 `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pid   uint32                 `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	// The identity the container's first process starts with, resolved
+	// against the image's /etc/passwd and /etc/group once the rootfs is
+	// mounted (after container.creating was journaled). When set it replaces
+	// container.creating's user.
+	User          *v1.ContainerUser `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -582,6 +587,13 @@ func (x *ContainerCreated) GetPid() uint32 {
 		return x.Pid
 	}
 	return 0
+}
+
+func (x *ContainerCreated) GetUser() *v1.ContainerUser {
+	if x != nil {
+		return x.User
+	}
+	return nil
 }
 
 // ContainerStarted: the user process runs.
@@ -1082,9 +1094,10 @@ const file_journal_events_events_proto_rawDesc = "" +
 	"\x04user\x18\a \x01(\v2\x19.runtime.v1.ContainerUserR\x04user\x123\n" +
 	"\vstop_signal\x18\b \x01(\x0e2\x12.runtime.v1.SignalR\n" +
 	"stopSignal\x12\x1b\n" +
-	"\timage_ref\x18\t \x01(\tR\bimageRef\"$\n" +
+	"\timage_ref\x18\t \x01(\tR\bimageRef\"S\n" +
 	"\x10ContainerCreated\x12\x10\n" +
-	"\x03pid\x18\x01 \x01(\rR\x03pid\"C\n" +
+	"\x03pid\x18\x01 \x01(\rR\x03pid\x12-\n" +
+	"\x04user\x18\x02 \x01(\v2\x19.runtime.v1.ContainerUserR\x04user\"C\n" +
 	"\x10ContainerStarted\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\rR\x03pid\x12\x1d\n" +
 	"\n" +
@@ -1169,13 +1182,14 @@ var file_journal_events_events_proto_depIdxs = []int32{
 	22, // 6: logbook.events.v1.ContainerCreating.mounts:type_name -> runtime.v1.Mount
 	23, // 7: logbook.events.v1.ContainerCreating.user:type_name -> runtime.v1.ContainerUser
 	24, // 8: logbook.events.v1.ContainerCreating.stop_signal:type_name -> runtime.v1.Signal
-	25, // 9: logbook.events.v1.ContainerResourcesUpdated.resources:type_name -> runtime.v1.ContainerResources
-	17, // 10: logbook.events.v1.ImagePulled.annotations:type_name -> logbook.events.v1.ImagePulled.AnnotationsEntry
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	23, // 9: logbook.events.v1.ContainerCreated.user:type_name -> runtime.v1.ContainerUser
+	25, // 10: logbook.events.v1.ContainerResourcesUpdated.resources:type_name -> runtime.v1.ContainerResources
+	17, // 11: logbook.events.v1.ImagePulled.annotations:type_name -> logbook.events.v1.ImagePulled.AnnotationsEntry
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_journal_events_events_proto_init() }
