@@ -195,7 +195,11 @@ func (g *gen) stepCtr(id string) {
 	switch c.state {
 	case ContainerCreating:
 		if x < 85 {
-			g.emit(c.sid, id, &events.ContainerCreated{Pid: uint32(g.r.IntN(1 << 16))})
+			created := &events.ContainerCreated{Pid: uint32(g.r.IntN(1 << 16))}
+			if g.r.IntN(2) == 0 {
+				created.User = &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{Uid: int64(g.r.IntN(2000)), Gid: 7}}
+			}
+			g.emit(c.sid, id, created)
 			g.setCtr(id, ContainerCreated)
 		} else {
 			g.emit("", id, &events.ContainerRemoved{Reason: "rolled back"})
@@ -338,6 +342,9 @@ func (g *gen) junkStep() {
 	}
 }
 
+// maxLivePods bounds the generator's live pods.
+const maxLivePods = 50
+
 // step appends one action's records.
 func (g *gen) step() {
 	x := g.r.IntN(100)
@@ -345,7 +352,15 @@ func (g *gen) step() {
 	case x < 2:
 		g.junkStep()
 	case x < 10:
-		g.newPod()
+		// A node at steady state: past a few dozen pods, churn instead
+		// of growth (which also keeps the generator linear).
+		if len(g.podOrder) < maxLivePods {
+			g.newPod()
+		} else if id, ok := pick(g.r, g.podsIn(SandboxNotReady)); ok {
+			g.removePod(id)
+		} else if id, ok := pick(g.r, g.podsIn(SandboxReady)); ok {
+			g.stopPod(id)
+		}
 	case x < 16:
 		if id, ok := pick(g.r, g.podsIn(SandboxCreating)); ok {
 			if g.r.IntN(10) == 0 {

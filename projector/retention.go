@@ -206,3 +206,28 @@ func Compact(ctx context.Context, j Compactable, window time.Duration, now time.
 	}
 	return dropped, nil
 }
+
+// SnapshotWriter is what Checkpoint needs of a journal.
+type SnapshotWriter interface {
+	PutSnapshot(ctx context.Context, seq uint64, data []byte) error
+}
+
+// Checkpoint stores the store's current state as a journal snapshot at its
+// position (on a clean shutdown, say), so that the next start loads it and
+// replays only what follows. It returns that position (0, and nothing
+// stored, for an empty journal). The state is cloned under the read lock
+// and encoded outside it.
+func (st *Store) Checkpoint(ctx context.Context, j SnapshotWriter) (uint64, error) {
+	s := st.Snapshot()
+	if s.Seq() == 0 {
+		return 0, nil
+	}
+	b, err := s.MarshalBinary()
+	if err != nil {
+		return 0, err
+	}
+	if err := j.PutSnapshot(ctx, s.Seq(), b); err != nil {
+		return 0, fmt.Errorf("projector: checkpoint at %d: %w", s.Seq(), err)
+	}
+	return s.Seq(), nil
+}

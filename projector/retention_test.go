@@ -202,3 +202,27 @@ func TestCompactRefusesUnreadableSnapshot(t *testing.T) {
 		t.Fatalf("misplaced snapshot: %v", err)
 	}
 }
+
+func TestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	recs := cleanRecords(generate(3, 800))
+	j := newMemJournal(recs)
+	st := NewStore(nil, nil)
+	if seq, err := st.Checkpoint(ctx, j); seq != 0 || err != nil || len(j.calls) != 0 {
+		t.Fatalf("checkpoint of an empty store: %d %v %v", seq, err, j.calls)
+	}
+	st.ApplyRecords(recs[:500])
+	seq, err := st.Checkpoint(ctx, j)
+	if err != nil || seq != 500 {
+		t.Fatalf("Checkpoint = %d, %v", seq, err)
+	}
+	var read int
+	s, err := Load(ctx, countingReplayer{j, &read}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read != len(recs)-500 {
+		t.Fatalf("Load folded %d records after the checkpoint, want %d", read, len(recs)-500)
+	}
+	sameState(t, "Load after checkpoint", s, replay(recs))
+}
