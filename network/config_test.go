@@ -140,3 +140,26 @@ func TestCloseStopsWatching(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestReadinessDirectoryAppears: a configuration directory that does not
+// exist at start is not created, and is found once it appears.
+func TestReadinessDirectoryAppears(t *testing.T) {
+	requireCNI(t)
+	tn := newTestNet(t, 248)
+	if err := os.Remove(tn.confDir); err != nil {
+		t.Fatal(err)
+	}
+	m := tn.manager(t, Options{})
+	if _, err := os.Stat(tn.confDir); !os.IsNotExist(err) {
+		t.Fatalf("the configuration directory was created (%v)", err)
+	}
+	if ready, _, msg := m.NetworkStatus(); ready || !strings.Contains(msg, tn.confDir) {
+		t.Fatalf("ready=%v %q", ready, msg)
+	}
+	tn.installPlugin(t, "recorder")
+	if err := os.MkdirAll(tn.confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tn.writeConf(t, "10-rec.conflist", `{"cniVersion":"1.0.0","name":"rec","plugins":[{"type":"recorder"}]}`)
+	waitFor(t, "ready once the directory appears", 10*time.Second, func() bool { r, _, _ := m.NetworkStatus(); return r })
+}

@@ -22,9 +22,9 @@
 // JSON, a plugin not found, ...). The configuration directory and the
 // plugin directories are watched with inotify (fsnotify), so dropping a
 // configuration in makes the node ready without a restart, and breaking or
-// removing it makes it not ready. The directory is created if missing; if
-// it cannot be watched (removed while watched, or uncreatable) it is polled
-// every two seconds until it can be. Every operation takes the network
+// removing it makes it not ready. The directory is the node's, so it is
+// never created; while it does not exist (or was removed while watched)
+// it is polled every two seconds until it can be watched again. Every operation takes the network
 // loaded at its start; a change of configuration never affects an
 // attachment already made (see below).
 //

@@ -33,8 +33,9 @@ const pollInterval = 2 * time.Second
 
 // Options configures a Manager.
 type Options struct {
-	// ConfDir is the CNI configuration directory ("cni-conf-dir"). It is
-	// created if missing, and watched.
+	// ConfDir is the CNI configuration directory ("cni-conf-dir"),
+	// watched (polled while it does not exist: it is not created, as it
+	// is the node's, not the daemon's).
 	ConfDir string
 	// BinDirs are the plugin directories in search order ("cni-bin-dir").
 	BinDirs []string
@@ -103,11 +104,6 @@ func New(o Options) (*Manager, error) {
 		cni:         libcni.NewCNIConfigWithCacheDir(o.BinDirs, o.CacheDir, exec),
 		attachments: attachmentStore{dir: filepath.Join(o.CacheDir, "attachments")},
 		done:        make(chan struct{}),
-	}
-	// A missing directory is created (as CRI-O does) so that it can be
-	// watched; where that is refused, the watcher polls for it.
-	if err := os.MkdirAll(o.ConfDir, 0o755); err != nil {
-		m.log.Warn("cannot create the CNI configuration directory; polling for it", "dir", o.ConfDir, "error", err)
 	}
 	m.reload()
 	w, err := fsnotify.NewWatcher()
@@ -232,7 +228,7 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher) {
 	if watching {
 		poll.Stop()
 	} else {
-		m.log.Warn("cannot watch the CNI configuration directory; polling it", "dir", m.opts.ConfDir)
+		m.log.Info("the CNI configuration directory cannot be watched (yet); polling it", "dir", m.opts.ConfDir)
 	}
 	for {
 		select {

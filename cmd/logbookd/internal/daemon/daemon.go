@@ -131,12 +131,20 @@ func Run(ctx context.Context, o Options) (err error) {
 	retention := startRetention(j, cfg.JournalRetention.Std(), log)
 	onExit(retention.stop)
 
+	// ── Pod network (CNI; see network.go) ───────────────────────────────
+	podNetwork, err := startNetwork(cfg, log)
+	if err != nil {
+		return err
+	}
+	onExit(podNetwork.Close)
+
 	// ── gRPC services on the CRI socket ─────────────────────────────────
 	cri, err := criserver.New(criserver.Deps{
 		Config:       cfg,
 		Logger:       log,
 		BuildVersion: o.Version,
 		Projection:   store,
+		Network:      podNetwork,
 		// Runtime, Capabilities, Network: the runtime and network
 		// packages plug in here as they land; nil means the honest
 		// defaults (see package criserver).
