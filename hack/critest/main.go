@@ -115,9 +115,17 @@ func run(o options) error {
 			"public.ecr.aws": {mirror}, "docker.io": {mirror},
 		},
 	}
-	if o.cniConfDir != "" {
-		cfg["cni-conf-dir"] = o.cniConfDir
+	cniConfDir := o.cniConfDir
+	if cniConfDir == "" {
+		// A private network, so the run never depends on (or disturbs)
+		// the host's /etc/cni/net.d.
+		cniConfDir = filepath.Join(work, "net.d")
+		if err := writeTestNetwork(cniConfDir, filepath.Join(work, "cni-ipam")); err != nil {
+			return err
+		}
+		defer removeTestBridge()
 	}
+	cfg["cni-conf-dir"] = cniConfDir
 	cfgPath := filepath.Join(work, "daemon.json")
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
@@ -392,4 +400,45 @@ func waitSocket(ctx context.Context, path string, p *process, limit time.Duratio
 		}
 	}
 	return fmt.Errorf("socket %s not answering after %s", path, limit)
+}
+
+// The harness's private pod network: its own bridge and subnet, leases in
+// the run's temp dir. portmap serves the host-port specs; lo is brought up
+// by logbookd itself, so no loopback plugin.
+const (
+	testBridge = "logbook-test0"
+	testSubnet = "10.198.0.0/16"
+)
+
+func writeTestNetwork(confDir, ipamDir string) error {
+	conf := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       "logbook-critest",
+		"plugins": []any{
+			map[string]any{
+				"type": "bridge", "bridge": testBridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
+				"ipam": map[string]any{
+					"type":    "host-local",
+					"ranges":  [][]map[string]string{{{"subnet": testSubnet}}},
+					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+					"dataDir": ipamDir,
+				},
+			},
+			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
+		},
+	}
+	b, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(confDir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(confDir, "10-critest.conflist"), b, 0o644)
+}
+
+// removeTestBridge deletes the bridge the run's pods were attached to
+// (every pod's DEL has released its address and rules by then).
+func removeTestBridge() {
+	_ = exec.Command("ip", "link", "del", testBridge).Run()
 }
