@@ -60,7 +60,7 @@ type testNet struct {
 
 // newTestNet prepares the directories of network number n (1..254); the
 // bridge it names is deleted at cleanup.
-func newTestNet(t *testing.T, n int) *testNet {
+func newTestNet(t testing.TB, n int) *testNet {
 	t.Helper()
 	dir := t.TempDir()
 	tn := &testNet{
@@ -96,7 +96,7 @@ func (tn *testNet) bridgeChain(extra ...string) string {
 const portmapPlugin = `{"type":"portmap","capabilities":{"portMappings":true}}`
 
 // writeConf writes a configuration file into the test's conf dir.
-func (tn *testNet) writeConf(t *testing.T, file, content string) {
+func (tn *testNet) writeConf(t testing.TB, file, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(tn.confDir, file), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func (tn *testNet) installPlugin(t *testing.T, name string) {
 }
 
 // manager starts a Manager on the test network; closed at cleanup.
-func (tn *testNet) manager(t *testing.T, o Options) *Manager {
+func (tn *testNet) manager(t testing.TB, o Options) *Manager {
 	t.Helper()
 	o.ConfDir, o.BinDirs, o.CacheDir = tn.confDir, []string{tn.binDir, systemPluginDir}, tn.cache
 	if o.Logger == nil {
@@ -133,7 +133,7 @@ func (tn *testNet) manager(t *testing.T, o Options) *Manager {
 
 // leases lists host-local's lease files (one per allocated IP) and the
 // sandbox each belongs to.
-func (tn *testNet) leases(t *testing.T) map[string]string {
+func (tn *testNet) leases(t testing.TB) map[string]string {
 	t.Helper()
 	dir := filepath.Join(tn.ipamDir, tn.name)
 	entries, err := os.ReadDir(dir)
@@ -158,7 +158,7 @@ func (tn *testNet) leases(t *testing.T) map[string]string {
 	return out
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -168,7 +168,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // newNetNS creates a network namespace with lo up, bind-mounted at a file
 // in the test's temp dir, as the sandbox aggregate does; it is unmounted
 // at cleanup.
-func newNetNS(t *testing.T) string {
+func newNetNS(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "netns")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
@@ -309,14 +309,14 @@ func freePort(t *testing.T) int {
 }
 
 // podConfig is a pod with a name of the test's own.
-func podConfig(t *testing.T) *runtimeapi.PodSandboxConfig {
+func podConfig(t testing.TB) *runtimeapi.PodSandboxConfig {
 	return &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), Namespace: "network-test", Uid: "uid-" + fmt.Sprint(time.Now().UnixNano())},
 	}
 }
 
 // sandboxID is a fresh 64-hex ID like the runtime's.
-func sandboxID(t *testing.T) string {
+func sandboxID(t testing.TB) string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
