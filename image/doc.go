@@ -83,7 +83,8 @@
 // and never touches a snapshot that an overlay mount uses. A pull holds a
 // lease from the moment it learns a digest or chain ID, before it looks for
 // it on disk; a Pulled keeps its lease until Release, which the image
-// service calls once the image is journalled. Leases and GC's decide-and-
+// service calls once the image is journalled; Hold gives the runtime the
+// same protection for an image's snapshots while it creates a container. Leases and GC's decide-and-
 // rename step share one mutex, so a pull either sees an object GC removed
 // (and fetches it again) or GC sees the pull's lease. The slow deletion of
 // what GC renamed into tmp/ happens after the mutex is released.

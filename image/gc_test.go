@@ -223,6 +223,32 @@ func TestGCRespectsLeases(t *testing.T) {
 	}
 }
 
+func TestGCRespectsHold(t *testing.T) {
+	f := newGCFixture(t)
+	release := f.s.Hold([]string{f.a.ManifestDigest}, f.b.ChainIDs)
+	res, err := f.s.GC(context.Background(), Refs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.s.hasBlob(f.a.ManifestDigest) || f.s.hasBlob(f.a.ID) {
+		t.Error("Hold of a manifest digest keeps that blob, and only that blob")
+	}
+	if _, err := f.s.Lowers(f.b.ChainIDs); err != nil {
+		t.Errorf("held snapshots removed: %v", err)
+	}
+	if res.SnapshotsRemoved != 1 {
+		t.Errorf("GC = %+v, want a's own layer removed", res)
+	}
+	release()
+	release()
+	if _, err := f.s.GC(context.Background(), Refs{}); err != nil {
+		t.Fatal(err)
+	}
+	if left := storeObjects(t, f.s); len(left) != 0 {
+		t.Errorf("left after release: %v", left)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	f := newGCFixture(t)
 	s := f.s

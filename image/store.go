@@ -268,6 +268,18 @@ func (s *Store) release(l *lease) {
 	s.mu.Unlock()
 }
 
+// Hold keeps exactly the named blobs (by digest) and snapshots (by chain
+// ID) from GC until the returned release is called (release is
+// idempotent); unlike Refs, it does not follow references. The runtime holds
+// an image's chain while it creates a container, from Lowers to the moment
+// the container is journalled and so named in the Refs of later GCs.
+func (s *Store) Hold(digests, chainIDs []string) (release func()) {
+	l := s.newLease()
+	s.hold(l, digests, chainIDs)
+	var once sync.Once
+	return func() { once.Do(func() { s.release(l) }) }
+}
+
 // Lowers returns the overlayfs lowerdir list of an image whose layers have
 // the given chain IDs (bottom first, as Pulled.ChainIDs): the snapshot
 // directories top-most first. It fails with ErrNotFound when a snapshot is

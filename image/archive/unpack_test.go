@@ -262,9 +262,19 @@ func TestUnpackHardLinkFromLowerLayer(t *testing.T) {
 	}
 }
 
+// hostProbe is a file name the hostile cases try to create at the host's
+// root.
+var hostProbe = fmt.Sprintf("logbook-archive-test-%d", os.Getpid())
+
 // The hostile cases: each must leave everything outside the root as it was
 // and end in a precise error or a result inside the root.
 func TestUnpackHostile(t *testing.T) {
+	t.Cleanup(func() {
+		if exists("/" + hostProbe) {
+			os.Remove("/" + hostProbe)
+			t.Errorf("a layer wrote /%s on the host", hostProbe)
+		}
+	})
 	type result func(t *testing.T, s *sandbox, err error)
 	wantErr := func(kind error) result {
 		return func(t *testing.T, s *sandbox, err error) {
@@ -313,8 +323,10 @@ func TestUnpackHostile(t *testing.T) {
 			return []ent{symlink("evil", "../outside"), file("evil/pwned", "x", 0o644)}
 		}, wantErr(ErrNotDir)},
 		{"write through symlink to /", func(s *sandbox) []ent {
-			return []ent{symlink("evil", "/"), file("evil/pwned", "x", 0o644)}
-		}, inRoot("pwned", "x")},
+			// A broken unpacker would write this at the host's root:
+			// the name is unique and the cleanup below removes it.
+			return []ent{symlink("evil", "/"), file("evil/"+hostProbe, "x", 0o644)}
+		}, inRoot(hostProbe, "x")},
 		{"symlink chain climbing out stops at the root", func(s *sandbox) []ent {
 			return []ent{symlink("a", "b"), symlink("b", "../"), file("a/outside/pwned", "x", 0o644)}
 		}, inRoot("outside/pwned", "x")},
