@@ -69,6 +69,18 @@ func run(o options) error {
 	ctx, cancelTimeout := context.WithTimeout(ctx, o.timeout)
 	defer cancelTimeout()
 
+	// The suite runs in a scratch directory: every path given is made
+	// absolute first.
+	for _, p := range []*string{&o.logbookd, &o.critest, &o.testimages, &o.crictl, &o.expected, &o.skips, &o.layout, &o.cniConfDir} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
