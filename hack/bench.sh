@@ -1,23 +1,35 @@
 #!/bin/bash
-# make bench: the performance figures of the brief's budgets, measured on
-# this machine (as root: real runc, CNI, cgroups). Figures are printed,
-# never asserted. Each component adds its own section below, clearly
-# separated; every section runs even if an earlier one failed.
+# make bench: Go benchmarks and end-to-end load drivers. Every figure is
+# printed as measured on this machine, and, where a baseline exists, as a
+# ratio to that baseline measured in the same run (e.g. a bare runc run of
+# the same bundle). Budgets (docs/architecture.md, brief) are reported, never
+# asserted: performance is not a test verdict.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
-mkdir -p _out
+mkdir -p _out/bench
 status=0
 section() { echo; echo "== $*"; }
+gobench() { # package, regex, extra flags...
+	local pkg=$1 re=$2
+	shift 2
+	go test -run '^$' -bench "$re" -benchmem "$@" "$pkg" 2>&1 | tee -a _out/bench/go-bench.log | grep -E '^(Benchmark|ok|FAIL|PASS)' || status=1
+}
+: >_out/bench/go-bench.log
 
-# ── Pod networking (package network) ────────────────────────────────────
-# CNI ADD and DEL latency, p50/p90, over N pods through network.Manager on a
-# real bridge (bridge + host-local + portmap, the default chain), each pod
-# in a namespace of its own. This is what networking adds to a pod's start
-# (ADD) and stop (DEL).
-section "pod networking: CNI ADD / DEL latency (${CNI_PODS:=100} pods)"
-go test -run '^$' -bench '^BenchmarkCNI$' -benchtime "${CNI_PODS}x" -count 1 ./network/ 2>&1 |
-	tee _out/bench-network.log | grep -E '^(Benchmark|ok|FAIL|---)' || status=1
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+section "journal: durable append (group commit), tail fan-out, replay of 1M events"
+echo "budgets: >= 20,000 durable events/s with 32 appenders; replay of 1,000,000 events < 2 s"
+gobench ./journal/ 'BenchmarkAppend|BenchmarkTailFanout|BenchmarkReplay' -benchtime 2s
 
+section "projector: lists of 1,000 objects, fold throughput, full fold of 1M events"
+echo "budget: ListContainers / ListPodSandbox with 1,000 objects < 2 ms"
+gobench ./projector/ 'BenchmarkList|BenchmarkApply$|BenchmarkFold1M'
+
+# Each capability adds its own section as a script in hack/bench.d/ (run in
+# name order, from the repository root), so that none edits another's.
+for extra in hack/bench.d/*.sh; do
+	[ -e "$extra" ] || continue
+	section "$(basename "$extra" .sh)"
+	bash "$extra" || status=1
+done
 exit $status
