@@ -127,6 +127,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	// A clean shutdown leaves a snapshot at the head, so the next start
+	// folds nothing (closers run in reverse: after everything that
+	// appends has stopped, before the journal closes).
+	onExit(func() error { return checkpoint(store, j, log) })
 	// The retention policy: snapshot plus tail (see package projector).
 	retention := startRetention(j, cfg.JournalRetention.Std(), log)
 	onExit(retention.stop)

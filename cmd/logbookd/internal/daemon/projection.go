@@ -81,3 +81,16 @@ func (r *retention) stop() error {
 	r.done.Wait()
 	return nil
 }
+
+// checkpoint stores the projection at the head as a snapshot.
+func checkpoint(store *projector.Store, j *journal.Journal, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seq, err := store.Checkpoint(ctx, j)
+	if err != nil {
+		log.Error("snapshot at shutdown", "err", err)
+		return nil // the journal is whole; the next start just replays more
+	}
+	log.Info("snapshot at shutdown", "seq", seq)
+	return nil
+}
