@@ -3,6 +3,7 @@ package network
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -197,7 +198,11 @@ func bandwidthQuantity(annotations map[string]string, key string) (uint64, error
 	if !ok {
 		return 0, nil
 	}
-	q, err := resource.ParseQuantity(strings.TrimSpace(s))
+	v := strings.TrimSpace(s)
+	if err := quantityCheap(v); err != nil {
+		return 0, fmt.Errorf("%w: annotation %s=%q: %v", ErrInvalidPodConfig, key, s, err)
+	}
+	q, err := resource.ParseQuantity(v)
 	if err != nil {
 		return 0, fmt.Errorf("%w: annotation %s=%q: %v", ErrInvalidPodConfig, key, s, err)
 	}
@@ -206,6 +211,28 @@ func bandwidthQuantity(annotations map[string]string, key string) (uint64, error
 			ErrInvalidPodConfig, key, s)
 	}
 	return uint64(q.Value()), nil
+}
+
+// quantityCheap refuses, before the quantity parser sees them, strings
+// whose parsing would cost time out of all proportion: very long ones, and
+// decimal exponents far beyond any bandwidth ("1e999999999" makes the
+// arbitrary-precision parser work for minutes).
+func quantityCheap(s string) error {
+	if len(s) > 64 {
+		return fmt.Errorf("longer than 64 characters")
+	}
+	i := 0
+	for i < len(s) && (s[i] == '+' || s[i] == '-' || s[i] == '.' || s[i] >= '0' && s[i] <= '9') {
+		i++
+	}
+	// "e" or "E" followed by an integer is a decimal exponent ("E" and
+	// "Ei" alone are suffixes, left to the parser).
+	if i < len(s)-1 && (s[i] == 'e' || s[i] == 'E') {
+		if exp, err := strconv.ParseInt(s[i+1:], 10, 64); err == nil && (exp < -30 || exp > 30) {
+			return fmt.Errorf("exponent %d out of range", exp)
+		}
+	}
+	return nil
 }
 
 // ipRanges turns the node's pod CIDRs (one per IP family) into host-local's

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -85,6 +86,11 @@ func TestBandwidthArgs(t *testing.T) {
 		{name: "too small", ann: map[string]string{IngressBandwidthAnnotation: "999"}, err: true},
 		{name: "too large", ann: map[string]string{EgressBandwidthAnnotation: "2P"}, err: true},
 		{name: "negative", ann: map[string]string{EgressBandwidthAnnotation: "-1M"}, err: true},
+		{name: "decimal exponent", ann: map[string]string{IngressBandwidthAnnotation: "1e6"}, want: &bandwidth{IngressRate: 1_000_000, IngressBurst: unlimitedBurst}},
+		{name: "exbi suffix is too large", ann: map[string]string{IngressBandwidthAnnotation: "1Ei"}, err: true},
+		{name: "huge exponent refused cheaply", ann: map[string]string{IngressBandwidthAnnotation: "1e999999999"}, err: true},
+		{name: "tiny exponent refused cheaply", ann: map[string]string{IngressBandwidthAnnotation: "1e-999999999"}, err: true},
+		{name: "absurdly long", ann: map[string]string{IngressBandwidthAnnotation: "1" + strings.Repeat("0", 100)}, err: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,4 +194,56 @@ func TestCheckSandboxID(t *testing.T) {
 			t.Errorf("checkSandboxID(%q) = %v, want ok=%v", id, err, ok)
 		}
 	}
+}
+
+// FuzzCapabilityArgs: whatever a pod config holds, building the capability
+// args never panics, refuses only with ErrInvalidPodConfig, and what it
+// hands portmap is always a real host port with a real container port and
+// a known protocol, as much as the pod asked for.
+func FuzzCapabilityArgs(f *testing.F) {
+	f.Add(int32(80), int32(12000), int32(0), "127.0.0.1", "10M", "")
+	f.Add(int32(80), int32(0), int32(1), "", "", "1k")
+	f.Add(int32(0), int32(-5), int32(9), "::", "1e3", "2P")
+	f.Fuzz(func(t *testing.T, containerPort, hostPort, proto int32, hostIP, ingress, egress string) {
+		ann := map[string]string{}
+		if ingress != "" {
+			ann[IngressBandwidthAnnotation] = ingress
+		}
+		if egress != "" {
+			ann[EgressBandwidthAnnotation] = egress
+		}
+		cfg := &runtimeapi.PodSandboxConfig{
+			PortMappings: []*runtimeapi.PortMapping{{ContainerPort: containerPort, HostPort: hostPort, Protocol: runtimeapi.Protocol(proto), HostIp: hostIP}},
+			Annotations:  ann,
+		}
+		args, err := capabilityArgs(cfg, nil)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPodConfig) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		pms, _ := args[capPortMappings].([]portMapping)
+		if hostPort > 0 && len(pms) != 1 || hostPort == 0 && pms != nil {
+			t.Fatalf("host port %d gave mappings %+v", hostPort, pms)
+		}
+		for _, pm := range pms {
+			if pm.HostPort <= 0 || pm.HostPort > 65535 || pm.ContainerPort <= 0 || pm.ContainerPort > 65535 ||
+				(pm.Protocol != "tcp" && pm.Protocol != "udp" && pm.Protocol != "sctp") || pm.HostIP != hostIP {
+				t.Fatalf("bad mapping %+v", pm)
+			}
+		}
+		if bw, ok := args[capBandwidth].(*bandwidth); ok {
+			for _, r := range []uint64{bw.IngressRate, bw.EgressRate} {
+				if r != 0 && (r < minBandwidth || r > maxBandwidth) {
+					t.Fatalf("rate %d out of bounds", r)
+				}
+			}
+		} else if len(ann) > 0 {
+			t.Fatalf("annotations %v accepted without a bandwidth arg", ann)
+		}
+		if _, err := json.Marshal(args); err != nil {
+			t.Fatalf("args do not marshal: %v", err)
+		}
+	})
 }
