@@ -42,6 +42,17 @@ type GCResult struct {
 // mounted. The decision and the removal from view (a rename into tmp/) are
 // atomic with respect to pulls; the slow deletion happens afterwards.
 func (s *Store) GC(ctx context.Context, keep Refs) (GCResult, error) {
+	return s.GCWith(ctx, func() Refs { return keep })
+}
+
+// GCWith is GC with what to keep computed at the moment of the decision:
+// keep is called with the leases' mutex held, so no lease is released
+// while it runs. That closes the gap a precomputed Refs leaves open: an
+// owner that journals an image (or a container) and then releases its
+// lease either releases before keep is called, and keep (reading the
+// journal's projection) sees the image, or after GC has decided, and the
+// lease kept it. keep must be quick and must not call the Store.
+func (s *Store) GCWith(ctx context.Context, keep func() Refs) (GCResult, error) {
 	start := time.Now()
 	var res GCResult
 	if err := s.ctx.Err(); err != nil {
@@ -58,7 +69,7 @@ func (s *Store) GC(ctx context.Context, keep Refs) (GCResult, error) {
 	defer os.RemoveAll(trash)
 
 	s.mu.Lock()
-	blobs, snaps := s.mark(keep)
+	blobs, snaps := s.mark(keep())
 	for l := range s.leases {
 		for b := range l.blobs {
 			blobs[b] = true
