@@ -87,7 +87,12 @@
 // same protection for an image's snapshots while it creates a container. Leases and GC's decide-and-
 // rename step share one mutex, so a pull either sees an object GC removed
 // (and fetches it again) or GC sees the pull's lease. The slow deletion of
-// what GC renamed into tmp/ happens after the mutex is released.
+// what GC renamed into tmp/ happens after the mutex is released. GCWith
+// computes what to keep under that same mutex: an owner that journals an
+// image and then releases its lease is seen either by the lease or by the
+// journal's projection, never by neither, as it could be by a Refs computed
+// before GC started. DiskUsage measures other trees the way Usage measures
+// the store (the containers' writable layers, for ImageFsInfo).
 //
 // Not handled: disk quotas and decompression bombs (a registry can serve a
 // layer that expands to anything its config claims), layers compressed
