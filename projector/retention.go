@@ -60,16 +60,7 @@ func Load(ctx context.Context, src Replayer, to uint64, onSkip func(journal.Reco
 	if to != 0 && s.seq >= to {
 		return s, nil
 	}
-	err = src.Read(ctx, s.seq+1, to, func(r journal.Record) error {
-		if err := s.fold(r); err != nil {
-			if onSkip == nil {
-				return err
-			}
-			onSkip(r, err)
-			s.skip(r.Seq)
-		}
-		return nil
-	})
+	err = s.foldRange(ctx, src, s.seq+1, to, onSkip)
 	if err != nil {
 		return nil, fmt.Errorf("projector: load: %w", err)
 	}
