@@ -9,11 +9,14 @@
 //
 // There are two kinds of collectors. Event-driven ones are fed as things
 // happen: CRI counts and times every gRPC call (the criserver interceptors
-// call ObserveRequest, so the handlers carry no metrics code), and Journal
+// call ObserveRequest, so the handlers carry no metrics code); Journal
 // implements journal.Metrics, observing each durable group commit (latency
-// and batch size) and each compaction. Scrape-time ones read state when
-// Prometheus asks: RegisterJournalStats takes anything with a cheap
-// Stats() journal.Stats and turns it into gauges. Subscriber lag is folded
+// and batch size) and each compaction; Image implements image.Metrics,
+// observing the bytes of pulls as they arrive (a pull's progress), each
+// unpacked layer, each pull's outcome and each garbage collection.
+// Scrape-time ones read state when Prometheus asks: RegisterJournalStats
+// takes anything with a cheap Stats() journal.Stats and turns it into
+// gauges. Subscriber lag is folded
 // into a count, a maximum and a sum (summarize, a pure function), never a
 // label per subscriber: event streams come and go, and a label per stream
 // would leave a trail of dead series.
@@ -32,6 +35,13 @@
 //	logbook_journal_subscribers                          gauge (scrape time)
 //	logbook_journal_subscriber_max_lag_events            gauge (scrape time)
 //	logbook_journal_subscriber_lag_events                gauge (scrape time), summed
+//	logbook_image_pull_bytes_total                       counter, compressed bytes as they arrive
+//	logbook_image_pulls_total{outcome}                   counter
+//	logbook_image_pull_duration_seconds{outcome}         histogram
+//	logbook_image_unpacked_bytes_total                   counter
+//	logbook_image_layer_unpack_duration_seconds          histogram, per layer
+//	logbook_image_gc_duration_seconds                    histogram, per collection
+//	logbook_image_gc_removed_blobs_total, _snapshots_total  counter
 //
 // plus the Go runtime (go_*) and process (process_*) collectors.
 //
