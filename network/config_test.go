@@ -163,3 +163,23 @@ func TestReadinessDirectoryAppears(t *testing.T) {
 	tn.writeConf(t, "10-rec.conflist", `{"cniVersion":"1.0.0","name":"rec","plugins":[{"type":"recorder"}]}`)
 	waitFor(t, "ready once the directory appears", 10*time.Second, func() bool { r, _, _ := m.NetworkStatus(); return r })
 }
+
+// TestDefaultConflist: the network `make run` installs on a node without
+// one (testdata/cni) loads with Debian's plugins, and holds no loopback
+// plugin (which would replace the chain's result).
+func TestDefaultConflist(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(systemPluginDir, "bridge")); err != nil {
+		t.Skip("CNI plugins not installed:", err)
+	}
+	cfg, err := loadConfig(filepath.Join("..", "testdata", "cni"), []string{systemPluginDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := pluginTypes(cfg)
+	if strings.Join(types, ",") != "bridge,portmap" {
+		t.Fatalf("default chain %v, want bridge,portmap", types)
+	}
+	if !cfg.list.Plugins[1].Network.Capabilities["portMappings"] {
+		t.Fatal("portmap does not declare the portMappings capability")
+	}
+}
