@@ -39,6 +39,7 @@ func TestCRIEvents(t *testing.T) {
 		{"", "c2", &events.ContainerCreated{}, &want{"c2", []runtimeapi.ContainerEventType{created}, runtimeapi.PodSandboxState_SANDBOX_READY, []string{"c1 CONTAINER_CREATED", "c2 CONTAINER_CREATED"}}},
 		{"", "c1", &events.ContainerStarted{}, &want{"c1", []runtimeapi.ContainerEventType{started}, runtimeapi.PodSandboxState_SANDBOX_READY, []string{"c1 CONTAINER_RUNNING", "c2 CONTAINER_CREATED"}}},
 		{"", "c1", &events.ContainerResourcesUpdated{}, nil},
+		{"", "c1", &events.ContainerOOM{OomKills: 1}, nil}, // a kill, no CRI event
 		{"sb", "c3", containerCreating("c3"), nil},
 		{"", "c3", &events.ContainerRemoved{Reason: "rolled back"}, nil}, // never visible
 		{"", "c1", &events.ContainerExited{ExitCode: 2}, &want{"c1", []runtimeapi.ContainerEventType{stopped}, runtimeapi.PodSandboxState_SANDBOX_READY, []string{"c1 CONTAINER_EXITED", "c2 CONTAINER_CREATED"}}},

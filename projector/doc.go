@@ -44,7 +44,9 @@
 // sandbox Creating -> Ready -> NotReady -> Removed (and Creating -> Removed,
 // a rolled back creation); container Creating -> Created -> Running ->
 // Exited -> Removed (with Creating -> Removed, Created -> Exited for a start
-// that failed or a stop before start, and Created -> Removed); image
+// that failed or a stop before start, and Created -> Removed; container.oom,
+// an OOM kill that need not end the container, is legal in Created, Running
+// and Exited and changes nothing); image
 // Absent <-> Present. A (state, event) pair without a row is illegal, and so
 // is a row whose guard fails: container.creating needs its sandbox Ready;
 // sandbox.stopped needs every container of the pod Exited; sandbox.removed

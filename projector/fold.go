@@ -166,6 +166,9 @@ func (s *State) applyContainer(e Event) (removed *Container, err error) {
 	if cur != nil && e.SandboxID != "" && e.SandboxID != cur.SandboxID {
 		return nil, refuse("it belongs to sandbox " + cur.SandboxID + ", not " + e.SandboxID)
 	}
+	if e.Type == events.ContainerOOMType {
+		return nil, nil // a record of a kill, not a change (lifecycle.go)
+	}
 	var n Container
 	if cur != nil {
 		n = *cur

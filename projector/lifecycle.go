@@ -69,6 +69,12 @@ package projector
 //   - every later container event that names a sandbox names the
 //     container's own.
 //
+// container.oom (an OOM kill in the container's cgroup, which need not end
+// the container) is legal in Created, Running and Exited (the kernel's news
+// may race the exit) and changes nothing: not the state, not a field, not
+// LastSeq. It is in the journal for its readers (metrics, the operator),
+// not for the fold.
+//
 // Image (no tombstones: an image can be pulled again after removal):
 //
 //	                image.pulled (refresh)
@@ -209,6 +215,10 @@ var (
 		{ContainerRunning, events.ContainerExitedType, ContainerExited},
 		{ContainerRunning, events.ContainerResourcesUpdatedType, ContainerRunning},
 		{ContainerExited, events.ContainerRemovedType, ContainerRemoved},
+		// container.oom records a kill; it is no transition (see fold.go).
+		{ContainerCreated, events.ContainerOOMType, ContainerCreated},
+		{ContainerRunning, events.ContainerOOMType, ContainerRunning},
+		{ContainerExited, events.ContainerOOMType, ContainerExited},
 	}
 	imageTable = []row[ImageState]{
 		{ImageAbsent, events.ImagePulledType, ImagePresent},

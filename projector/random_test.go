@@ -219,14 +219,22 @@ func (g *gen) stepCtr(id string) {
 			g.emit(c.sid, id, &events.ContainerResourcesUpdated{Resources: &runtimeapi.ContainerResources{Linux: &runtimeapi.LinuxContainerResources{CpuQuota: int64(x)}}})
 		}
 	case ContainerRunning:
-		if x < 80 {
+		switch {
+		case x < 80:
 			g.exitCtr(id)
-		} else {
+		case x < 90:
+			g.emit("", id, &events.ContainerOOM{OomKills: uint64(x), ObservedAt: g.maybeZero(timeOf(g.seq + 1))})
+		default:
 			g.emit("", id, &events.ContainerResourcesUpdated{Resources: &runtimeapi.ContainerResources{Linux: &runtimeapi.LinuxContainerResources{CpuQuota: int64(x)}}})
 		}
 	case ContainerExited:
-		g.emit("", id, &events.ContainerRemoved{})
-		g.dropCtr(id)
+		if x < 90 {
+			g.emit("", id, &events.ContainerRemoved{})
+			g.dropCtr(id)
+		} else {
+			// The kernel's news of a kill may come after the exit.
+			g.emit(c.sid, id, &events.ContainerOOM{OomKills: 1})
+		}
 	}
 }
 

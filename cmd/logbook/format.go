@@ -75,6 +75,8 @@ func summary(e projector.Event) string {
 		return reason(p.GetReason())
 	case *events.ContainerResourcesUpdated:
 		return ""
+	case *events.ContainerOOM:
+		return fmt.Sprintf("oom_kills=%d", p.GetOomKills())
 	case *events.ImagePulled:
 		return fmt.Sprintf("id=%s size=%d", shortDigest(p.GetImageId()), p.GetSize())
 	case *events.ImageTagged:

@@ -810,6 +810,67 @@ func (x *ContainerResourcesUpdated) GetResources() *v1.ContainerResources {
 	return nil
 }
 
+// ContainerOOM: the kernel's OOM killer ended a process in the container's
+// cgroup. The process need not be the container's init, so the container may
+// run on: this records the kill, it is not a transition (the container keeps
+// its state). An OOM kill that ends the container is also, and decisively,
+// in container.exited's reason (OOMKilled), read from the cgroup's counter
+// before the cgroup is removed; container.oom is the live news of it.
+type ContainerOOM struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cgroup's cumulative OOM kill count as the watcher read it after
+	// this kill: a consumer tells a new kill from one already recorded by it.
+	OomKills uint64 `protobuf:"varint,1,opt,name=oom_kills,json=oomKills,proto3" json:"oom_kills,omitempty"`
+	// When the watcher saw the kill, in ns.
+	ObservedAt    int64 `protobuf:"varint,2,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerOOM) Reset() {
+	*x = ContainerOOM{}
+	mi := &file_journal_events_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerOOM) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerOOM) ProtoMessage() {}
+
+func (x *ContainerOOM) ProtoReflect() protoreflect.Message {
+	mi := &file_journal_events_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerOOM.ProtoReflect.Descriptor instead.
+func (*ContainerOOM) Descriptor() ([]byte, []int) {
+	return file_journal_events_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ContainerOOM) GetOomKills() uint64 {
+	if x != nil {
+		return x.OomKills
+	}
+	return 0
+}
+
+func (x *ContainerOOM) GetObservedAt() int64 {
+	if x != nil {
+		return x.ObservedAt
+	}
+	return 0
+}
+
 // ImagePulled: an image's content is complete in the store under image_id.
 type ImagePulled struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -830,7 +891,7 @@ type ImagePulled struct {
 
 func (x *ImagePulled) Reset() {
 	*x = ImagePulled{}
-	mi := &file_journal_events_events_proto_msgTypes[13]
+	mi := &file_journal_events_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +903,7 @@ func (x *ImagePulled) String() string {
 func (*ImagePulled) ProtoMessage() {}
 
 func (x *ImagePulled) ProtoReflect() protoreflect.Message {
-	mi := &file_journal_events_events_proto_msgTypes[13]
+	mi := &file_journal_events_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +916,7 @@ func (x *ImagePulled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImagePulled.ProtoReflect.Descriptor instead.
 func (*ImagePulled) Descriptor() ([]byte, []int) {
-	return file_journal_events_events_proto_rawDescGZIP(), []int{13}
+	return file_journal_events_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ImagePulled) GetImageId() string {
@@ -912,7 +973,7 @@ type ImageTagged struct {
 
 func (x *ImageTagged) Reset() {
 	*x = ImageTagged{}
-	mi := &file_journal_events_events_proto_msgTypes[14]
+	mi := &file_journal_events_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +985,7 @@ func (x *ImageTagged) String() string {
 func (*ImageTagged) ProtoMessage() {}
 
 func (x *ImageTagged) ProtoReflect() protoreflect.Message {
-	mi := &file_journal_events_events_proto_msgTypes[14]
+	mi := &file_journal_events_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +998,7 @@ func (x *ImageTagged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageTagged.ProtoReflect.Descriptor instead.
 func (*ImageTagged) Descriptor() ([]byte, []int) {
-	return file_journal_events_events_proto_rawDescGZIP(), []int{14}
+	return file_journal_events_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ImageTagged) GetImageId() string {
@@ -965,7 +1026,7 @@ type ImageUntagged struct {
 
 func (x *ImageUntagged) Reset() {
 	*x = ImageUntagged{}
-	mi := &file_journal_events_events_proto_msgTypes[15]
+	mi := &file_journal_events_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1038,7 @@ func (x *ImageUntagged) String() string {
 func (*ImageUntagged) ProtoMessage() {}
 
 func (x *ImageUntagged) ProtoReflect() protoreflect.Message {
-	mi := &file_journal_events_events_proto_msgTypes[15]
+	mi := &file_journal_events_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1051,7 @@ func (x *ImageUntagged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageUntagged.ProtoReflect.Descriptor instead.
 func (*ImageUntagged) Descriptor() ([]byte, []int) {
-	return file_journal_events_events_proto_rawDescGZIP(), []int{15}
+	return file_journal_events_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ImageUntagged) GetImageId() string {
@@ -1017,7 +1078,7 @@ type ImageRemoved struct {
 
 func (x *ImageRemoved) Reset() {
 	*x = ImageRemoved{}
-	mi := &file_journal_events_events_proto_msgTypes[16]
+	mi := &file_journal_events_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1090,7 @@ func (x *ImageRemoved) String() string {
 func (*ImageRemoved) ProtoMessage() {}
 
 func (x *ImageRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_journal_events_events_proto_msgTypes[16]
+	mi := &file_journal_events_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1103,7 @@ func (x *ImageRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageRemoved.ProtoReflect.Descriptor instead.
 func (*ImageRemoved) Descriptor() ([]byte, []int) {
-	return file_journal_events_events_proto_rawDescGZIP(), []int{16}
+	return file_journal_events_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ImageRemoved) GetImageId() string {
@@ -1111,7 +1172,11 @@ const file_journal_events_events_proto_rawDesc = "" +
 	"\x10ContainerRemoved\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"Y\n" +
 	"\x19ContainerResourcesUpdated\x12<\n" +
-	"\tresources\x18\x01 \x01(\v2\x1e.runtime.v1.ContainerResourcesR\tresources\"\xad\x02\n" +
+	"\tresources\x18\x01 \x01(\v2\x1e.runtime.v1.ContainerResourcesR\tresources\"L\n" +
+	"\fContainerOOM\x12\x1b\n" +
+	"\toom_kills\x18\x01 \x01(\x04R\boomKills\x12\x1f\n" +
+	"\vobserved_at\x18\x02 \x01(\x03R\n" +
+	"observedAt\"\xad\x02\n" +
 	"\vImagePulled\x12\x19\n" +
 	"\bimage_id\x18\x01 \x01(\tR\aimageId\x12'\n" +
 	"\x0fmanifest_digest\x18\x02 \x01(\tR\x0emanifestDigest\x12\x12\n" +
@@ -1143,7 +1208,7 @@ func file_journal_events_events_proto_rawDescGZIP() []byte {
 	return file_journal_events_events_proto_rawDescData
 }
 
-var file_journal_events_events_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_journal_events_events_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_journal_events_events_proto_goTypes = []any{
 	(*SandboxCreating)(nil),            // 0: logbook.events.v1.SandboxCreating
 	(*SandboxReady)(nil),               // 1: logbook.events.v1.SandboxReady
@@ -1158,33 +1223,34 @@ var file_journal_events_events_proto_goTypes = []any{
 	(*ContainerExited)(nil),            // 10: logbook.events.v1.ContainerExited
 	(*ContainerRemoved)(nil),           // 11: logbook.events.v1.ContainerRemoved
 	(*ContainerResourcesUpdated)(nil),  // 12: logbook.events.v1.ContainerResourcesUpdated
-	(*ImagePulled)(nil),                // 13: logbook.events.v1.ImagePulled
-	(*ImageTagged)(nil),                // 14: logbook.events.v1.ImageTagged
-	(*ImageUntagged)(nil),              // 15: logbook.events.v1.ImageUntagged
-	(*ImageRemoved)(nil),               // 16: logbook.events.v1.ImageRemoved
-	nil,                                // 17: logbook.events.v1.ImagePulled.AnnotationsEntry
-	(*v1.PodSandboxConfig)(nil),        // 18: runtime.v1.PodSandboxConfig
-	(*v1.LinuxContainerResources)(nil), // 19: runtime.v1.LinuxContainerResources
-	(*v1.ContainerConfig)(nil),         // 20: runtime.v1.ContainerConfig
-	(*v1.ImageSpec)(nil),               // 21: runtime.v1.ImageSpec
-	(*v1.Mount)(nil),                   // 22: runtime.v1.Mount
-	(*v1.ContainerUser)(nil),           // 23: runtime.v1.ContainerUser
-	(v1.Signal)(0),                     // 24: runtime.v1.Signal
-	(*v1.ContainerResources)(nil),      // 25: runtime.v1.ContainerResources
+	(*ContainerOOM)(nil),               // 13: logbook.events.v1.ContainerOOM
+	(*ImagePulled)(nil),                // 14: logbook.events.v1.ImagePulled
+	(*ImageTagged)(nil),                // 15: logbook.events.v1.ImageTagged
+	(*ImageUntagged)(nil),              // 16: logbook.events.v1.ImageUntagged
+	(*ImageRemoved)(nil),               // 17: logbook.events.v1.ImageRemoved
+	nil,                                // 18: logbook.events.v1.ImagePulled.AnnotationsEntry
+	(*v1.PodSandboxConfig)(nil),        // 19: runtime.v1.PodSandboxConfig
+	(*v1.LinuxContainerResources)(nil), // 20: runtime.v1.LinuxContainerResources
+	(*v1.ContainerConfig)(nil),         // 21: runtime.v1.ContainerConfig
+	(*v1.ImageSpec)(nil),               // 22: runtime.v1.ImageSpec
+	(*v1.Mount)(nil),                   // 23: runtime.v1.Mount
+	(*v1.ContainerUser)(nil),           // 24: runtime.v1.ContainerUser
+	(v1.Signal)(0),                     // 25: runtime.v1.Signal
+	(*v1.ContainerResources)(nil),      // 26: runtime.v1.ContainerResources
 }
 var file_journal_events_events_proto_depIdxs = []int32{
-	18, // 0: logbook.events.v1.SandboxCreating.config:type_name -> runtime.v1.PodSandboxConfig
+	19, // 0: logbook.events.v1.SandboxCreating.config:type_name -> runtime.v1.PodSandboxConfig
 	2,  // 1: logbook.events.v1.SandboxReady.network:type_name -> logbook.events.v1.SandboxNetwork
-	19, // 2: logbook.events.v1.SandboxResourcesUpdated.overhead:type_name -> runtime.v1.LinuxContainerResources
-	19, // 3: logbook.events.v1.SandboxResourcesUpdated.resources:type_name -> runtime.v1.LinuxContainerResources
-	20, // 4: logbook.events.v1.ContainerCreating.config:type_name -> runtime.v1.ContainerConfig
-	21, // 5: logbook.events.v1.ContainerCreating.image:type_name -> runtime.v1.ImageSpec
-	22, // 6: logbook.events.v1.ContainerCreating.mounts:type_name -> runtime.v1.Mount
-	23, // 7: logbook.events.v1.ContainerCreating.user:type_name -> runtime.v1.ContainerUser
-	24, // 8: logbook.events.v1.ContainerCreating.stop_signal:type_name -> runtime.v1.Signal
-	23, // 9: logbook.events.v1.ContainerCreated.user:type_name -> runtime.v1.ContainerUser
-	25, // 10: logbook.events.v1.ContainerResourcesUpdated.resources:type_name -> runtime.v1.ContainerResources
-	17, // 11: logbook.events.v1.ImagePulled.annotations:type_name -> logbook.events.v1.ImagePulled.AnnotationsEntry
+	20, // 2: logbook.events.v1.SandboxResourcesUpdated.overhead:type_name -> runtime.v1.LinuxContainerResources
+	20, // 3: logbook.events.v1.SandboxResourcesUpdated.resources:type_name -> runtime.v1.LinuxContainerResources
+	21, // 4: logbook.events.v1.ContainerCreating.config:type_name -> runtime.v1.ContainerConfig
+	22, // 5: logbook.events.v1.ContainerCreating.image:type_name -> runtime.v1.ImageSpec
+	23, // 6: logbook.events.v1.ContainerCreating.mounts:type_name -> runtime.v1.Mount
+	24, // 7: logbook.events.v1.ContainerCreating.user:type_name -> runtime.v1.ContainerUser
+	25, // 8: logbook.events.v1.ContainerCreating.stop_signal:type_name -> runtime.v1.Signal
+	24, // 9: logbook.events.v1.ContainerCreated.user:type_name -> runtime.v1.ContainerUser
+	26, // 10: logbook.events.v1.ContainerResourcesUpdated.resources:type_name -> runtime.v1.ContainerResources
+	18, // 11: logbook.events.v1.ImagePulled.annotations:type_name -> logbook.events.v1.ImagePulled.AnnotationsEntry
 	12, // [12:12] is the sub-list for method output_type
 	12, // [12:12] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
@@ -1203,7 +1269,7 @@ func file_journal_events_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_journal_events_events_proto_rawDesc), len(file_journal_events_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,6 +25,7 @@ const (
 	ContainerExitedType           Type = "container.exited"
 	ContainerRemovedType          Type = "container.removed"
 	ContainerResourcesUpdatedType Type = "container.resources_updated"
+	ContainerOOMType              Type = "container.oom"
 
 	ImagePulledType   Type = "image.pulled"
 	ImageTaggedType   Type = "image.tagged"
@@ -47,6 +48,7 @@ var payloads = map[Type]func() proto.Message{
 	ContainerExitedType:           func() proto.Message { return new(ContainerExited) },
 	ContainerRemovedType:          func() proto.Message { return new(ContainerRemoved) },
 	ContainerResourcesUpdatedType: func() proto.Message { return new(ContainerResourcesUpdated) },
+	ContainerOOMType:              func() proto.Message { return new(ContainerOOM) },
 
 	ImagePulledType:   func() proto.Message { return new(ImagePulled) },
 	ImageTaggedType:   func() proto.Message { return new(ImageTagged) },
@@ -96,6 +98,8 @@ func TypeOf(m proto.Message) (Type, error) {
 		return ContainerRemovedType, nil
 	case *ContainerResourcesUpdated:
 		return ContainerResourcesUpdatedType, nil
+	case *ContainerOOM:
+		return ContainerOOMType, nil
 	case *ImagePulled:
 		return ImagePulledType, nil
 	case *ImageTagged:
