@@ -35,4 +35,14 @@
 //
 // Layout names every file and directory the daemon owns under its root
 // (persistent) and state (runtime) directories.
+//
+// # What else the aggregates share
+//
+// DetectHost gathers the node's facts for runtime/oci (cgroup driver and
+// version, swap accounting, recursive read-only mounts, the oom_score_adj
+// clamp, AppArmor), once at start; HostDevices and DeviceAt read device
+// nodes. MountOverlay and Unmount make and undo a container's rootfs
+// (mount(2), or the new mount API for stacks too deep for one page of
+// options). SeccompProfiles reads a Localhost profile a request names,
+// ImageConfig the execution parameters of an image config.
 package runtime

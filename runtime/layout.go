@@ -28,12 +28,30 @@ func (l Layout) RuncRoot() string { return filepath.Join(l.State, "runc") }
 // the rootfs mount point.
 func (l Layout) Bundle(id string) string { return filepath.Join(l.State, "bundles", id) }
 
+// Rootfs is the mount point of a bundle's root filesystem: the overlay of
+// a container (or of an infra process run from a pod-sandbox-image).
+func (l Layout) Rootfs(id string) string { return filepath.Join(l.Bundle(id), "rootfs") }
+
 // ShimDir is a shim's state directory: pid file, exit record, socket, log.
 func (l Layout) ShimDir(id string) string { return filepath.Join(l.State, "shims", id) }
 
 // SandboxDir holds a sandbox's generated files: hostname, hosts,
 // resolv.conf, and its /dev/shm mount.
 func (l Layout) SandboxDir(id string) string { return filepath.Join(l.State, "sandboxes", id) }
+
+// SandboxHostname, SandboxHosts and SandboxResolvConf are a sandbox's
+// generated /etc files, bind-mounted into each of its containers.
+func (l Layout) SandboxHostname(id string) string { return filepath.Join(l.SandboxDir(id), "hostname") }
+
+func (l Layout) SandboxHosts(id string) string { return filepath.Join(l.SandboxDir(id), "hosts") }
+
+func (l Layout) SandboxResolvConf(id string) string {
+	return filepath.Join(l.SandboxDir(id), "resolv.conf")
+}
+
+// SandboxShm is the mount point of a sandbox's /dev/shm tmpfs, shared by
+// its containers.
+func (l Layout) SandboxShm(id string) string { return filepath.Join(l.SandboxDir(id), "shm") }
 
 // NetNS is the bind mount that keeps a sandbox's network namespace alive.
 func (l Layout) NetNS(id string) string { return filepath.Join(l.State, "netns", id) }

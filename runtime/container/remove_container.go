@@ -1,0 +1,83 @@
+package container
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/logbook-cri/logbook/journal/events"
+	"github.com/logbook-cri/logbook/projector"
+	"github.com/logbook-cri/logbook/runtime"
+)
+
+// RemoveContainer removes a container: a running one is killed first, then
+// its rootfs is unmounted and its writable layer, bundle and shim state
+// are removed, container.removed is journaled and its name freed. The log
+// file stays (it is the kubelet's). An unknown ID is success.
+func (s *Service) RemoveContainer(ctx context.Context, id string) error {
+	c, ok := s.lookup(id)
+	if !ok {
+		return nil
+	}
+	c, unlock, ok, err := s.lockContainer(ctx, c)
+	if err != nil || !ok {
+		return err
+	}
+	defer unlock()
+	return s.removeLocked(ctx, c)
+}
+
+// removeLocked removes c; the caller holds its lock.
+func (s *Service) removeLocked(ctx context.Context, c *projector.Container) error {
+	if err := s.stopLocked(ctx, c, 0); err != nil {
+		return err
+	}
+	if err := s.removeFiles(c.ID); err != nil {
+		return fmt.Errorf("remove container %s: %w", c.ID, err)
+	}
+	if err := s.settle(ctx, c.SandboxID, c.ID, &events.ContainerRemoved{}); err != nil {
+		return err
+	}
+	if sb, ok := s.cfg.Projection.Sandbox(c.SandboxID); ok {
+		s.cfg.Names.Release(runtime.ContainerName(sb.Config.GetMetadata(), c.Config.GetMetadata()), c.ID)
+	}
+	return nil
+}
+
+// removeFiles removes what an exited container has on disk; every step
+// tolerates what is already gone, so it can be repeated.
+func (s *Service) removeFiles(id string) error {
+	l := s.cfg.Layout
+	if err := runtime.Unmount(l.Rootfs(id)); err != nil {
+		return err
+	}
+	for _, dir := range []string{l.Bundle(id), l.ShimDir(id), l.ContainerDir(id)} {
+		if err := removeAll(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveAll removes every container of a sandbox, stopping those that
+// run. The caller holds the sandbox's lock exclusively.
+func (s *Service) RemoveAll(ctx context.Context, sandboxID string) error {
+	for _, c := range s.cfg.Projection.ContainersOf(sandboxID) {
+		if err := s.removeOne(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) removeOne(ctx context.Context, id string) error {
+	unlock, err := s.cfg.Locks.Lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, ok := s.cfg.Projection.Container(id)
+	if !ok {
+		return nil
+	}
+	return s.removeLocked(ctx, c)
+}

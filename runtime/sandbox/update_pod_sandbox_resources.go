@@ -1,0 +1,35 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/logbook-cri/logbook/journal/events"
+	"github.com/logbook-cri/logbook/projector"
+	"github.com/logbook-cri/logbook/runtime"
+)
+
+// UpdatePodSandboxResources records the pod-level resources the kubelet
+// decided (in-place resize). The pod's containers are resized by their own
+// UpdateContainerResources; the pod's cgroup parent belongs to the
+// kubelet. The sandbox must be Ready.
+func (s *Service) UpdatePodSandboxResources(ctx context.Context, id string, overhead, resources *runtimeapi.LinuxContainerResources) error {
+	sb, ok := s.lookup(id)
+	if !ok {
+		return fmt.Errorf("pod sandbox %q: %w", id, runtime.ErrNotFound)
+	}
+	unlock, err := s.cfg.Locks.Lock(ctx, sb.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if sb, ok = s.cfg.Projection.Sandbox(sb.ID); !ok {
+		return fmt.Errorf("pod sandbox %q: %w", id, runtime.ErrNotFound)
+	}
+	if sb.State != projector.SandboxReady {
+		return fmt.Errorf("%w: %w: %s is %s", runtime.ErrFailedPrecondition, ErrNotReady, sb.ID, sb.State)
+	}
+	return s.settle(ctx, sb.ID, &events.SandboxResourcesUpdated{Overhead: overhead, Resources: resources})
+}
