@@ -5,6 +5,7 @@ import (
 	"errors"
 	"syscall"
 
+	"github.com/logbook-cri/logbook/image"
 	"github.com/logbook-cri/logbook/journal"
 	"github.com/logbook-cri/logbook/journal/events"
 	"google.golang.org/grpc/codes"
@@ -58,6 +59,18 @@ func sentinelCodes() []struct {
 		// The system: a full disk is a resource the node has run out of.
 		{syscall.ENOSPC, codes.ResourceExhausted},
 		{syscall.EDQUOT, codes.ResourceExhausted},
+
+		// image: each class of the store's errors names its code (after
+		// ENOSPC, so a full disk under ErrStorage is ResourceExhausted).
+		{image.ErrInvalidReference, codes.InvalidArgument},
+		{image.ErrInvalidAuth, codes.InvalidArgument},
+		{image.ErrInvalidImage, codes.InvalidArgument},
+		{image.ErrNotFound, codes.NotFound},
+		{image.ErrUnauthenticated, codes.Unauthenticated},
+		{image.ErrUnavailable, codes.Unavailable},
+		{image.ErrDeadlineExceeded, codes.DeadlineExceeded},
+		{image.ErrCanceled, codes.Canceled},
+		{image.ErrStorage, codes.Internal},
 	}
 }
 

@@ -14,5 +14,17 @@ func (s *ImageService) ImageStatus(ctx context.Context, req *runtimeapi.ImageSta
 	); err != nil {
 		return nil, err
 	}
-	return nil, notImplemented("ImageStatus")
+	if s.deps.Images == nil {
+		return nil, notImplemented("ImageStatus")
+	}
+	img, ok := s.deps.Projection.Image(req.GetImage().GetImage())
+	if !ok {
+		return &runtimeapi.ImageStatusResponse{}, nil
+	}
+	resp := &runtimeapi.ImageStatusResponse{Image: img.CRI()}
+	resp.Image.Pinned = s.deps.Images.Pinned(img)
+	if req.GetVerbose() {
+		resp.Info = s.deps.Images.Info(img)
+	}
+	return resp, nil
 }

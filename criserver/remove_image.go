@@ -14,5 +14,11 @@ func (s *ImageService) RemoveImage(ctx context.Context, req *runtimeapi.RemoveIm
 	); err != nil {
 		return nil, err
 	}
-	return nil, notImplemented("RemoveImage")
+	if s.deps.Images == nil {
+		return nil, notImplemented("RemoveImage")
+	}
+	if err := s.deps.Images.Remove(ctx, req.GetImage().GetImage()); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.RemoveImageResponse{}, nil
 }

@@ -60,6 +60,9 @@ type Deps struct {
 	Network      Network
 	// Projection answers every status and list; nil means an empty one.
 	Projection Projection
+	// Images is the image aggregate (deps_images.go); nil leaves the
+	// ImageService unimplemented.
+	Images Images
 }
 
 // Server holds the two CRI services; Register puts both on a gRPC server.
