@@ -33,6 +33,7 @@ func sentinelCodes() []struct {
 		{ErrMissingField, codes.InvalidArgument},
 		{ErrInvalidField, codes.InvalidArgument},
 		{ErrNotImplemented, codes.Unimplemented},
+		{ErrFeatureDisabled, codes.FailedPrecondition},
 
 		// The caller's context: its deadline or its cancellation.
 		{context.DeadlineExceeded, codes.DeadlineExceeded},

@@ -14,4 +14,8 @@ var (
 	// ErrNotImplemented: the method is part of the CRI but logbook does not
 	// serve it yet. Answered with Unimplemented.
 	ErrNotImplemented = errors.New("not implemented yet")
+	// ErrFeatureDisabled: the method is served only when a config key
+	// enables it (GetContainerEvents and "enable-pod-events"); the
+	// message names the key. Answered with FailedPrecondition.
+	ErrFeatureDisabled = errors.New("feature disabled")
 )

@@ -60,6 +60,9 @@ type Deps struct {
 	Network      Network
 	// Projection answers every status and list; nil means an empty one.
 	Projection Projection
+	// Events serves GetContainerEvents (deps_events.go); nil leaves it
+	// unimplemented.
+	Events Events
 	// Images is the image aggregate (deps_images.go); nil leaves the
 	// ImageService unimplemented.
 	Images Images

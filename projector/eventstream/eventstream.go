@@ -282,3 +282,21 @@ func (s *Subscription) Close() error {
 	})
 	return err
 }
+
+// Feed opens subscriptions on one journal and its live store: the
+// daemon's event source (criserver.Events).
+type Feed struct {
+	Journal Journal
+	Live    Live
+	Options Options
+}
+
+// Subscribe: see the package function.
+func (f Feed) Subscribe(ctx context.Context) (*Subscription, error) {
+	return Subscribe(ctx, f.Journal, f.Live, f.Options)
+}
+
+// Resume: see the package function.
+func (f Feed) Resume(ctx context.Context, after uint64) (*Subscription, error) {
+	return Resume(ctx, f.Journal, after, f.Options)
+}
