@@ -135,6 +135,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	retention := startRetention(j, cfg.JournalRetention.Std(), log)
 	onExit(retention.stop)
 
+	// ── Images (store, aggregate, reconciliation, GC; see images.go) ────
+	imgs, err := startImages(cfg, j, store, reg, log)
+	if err != nil {
+		return err
+	}
+	onExit(imgs.Close)
+
 	// ── Pod network (CNI; see network.go) ───────────────────────────────
 	podNetwork, err := startNetwork(cfg, log)
 	if err != nil {
@@ -149,6 +156,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		BuildVersion: o.Version,
 		Projection:   store,
 		Network:      podNetwork,
+		Images:       imgs.Service,
 		// Runtime, Capabilities, Network: the runtime and network
 		// packages plug in here as they land; nil means the honest
 		// defaults (see package criserver).
