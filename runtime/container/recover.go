@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -142,7 +143,13 @@ func (s *Service) CleanLeaks(ctx context.Context) error {
 	leaked := func(id string) bool { return idRE.MatchString(id) && !owned(id) }
 	var errs []error
 
+	// runc list fails when a container it is listing is deleted under it
+	// (a monitor finishing an exit): try again.
 	states, err := s.cfg.Runc.List(ctx)
+	for i := 0; err != nil && i < 5; i++ {
+		time.Sleep(20 * time.Millisecond)
+		states, err = s.cfg.Runc.List(ctx)
+	}
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -88,8 +88,9 @@ type watch struct {
 	// holds it across runc start and its journal entry, the monitor takes
 	// it to journal the exit. exited says the exit is journaled (by the
 	// monitor, or by a failed start), so it is never journaled twice.
-	mu     sync.Mutex
-	exited bool
+	mu       sync.Mutex
+	exited   bool
+	finished bool // the exit path is past its journal entry
 
 	oomKilled atomic.Bool   // the OOM watcher saw a kill in the cgroup
 	done      chan struct{} // closed once the exit is journaled and runc forgot the container
@@ -125,14 +126,27 @@ func (s *Service) Close() error {
 	return nil
 }
 
+// onOOM journals an OOM kill the watcher saw (container.oom). It holds the
+// watch's mu, as the exit path does to journal the exit, so the news of a
+// kill is never journaled after the container is removed: removal waits
+// for the exit path, which waits for this.
 func (s *Service) onOOM(ev oom.Event) {
 	s.mu.Lock()
 	w := s.watches[ev.ID]
 	s.mu.Unlock()
-	if w != nil {
-		w.oomKilled.Store(true)
-	}
 	s.log.Info("OOM kill in a container", "container", ev.ID, "oom_kills", ev.OOMKills)
+	if w == nil {
+		return
+	}
+	w.oomKilled.Store(true)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return
+	}
+	if err := s.settle(s.ctx, w.sandboxID, w.id, &events.ContainerOOM{OomKills: ev.OOMKills, ObservedAt: ev.Time.UnixNano()}); err != nil {
+		s.log.Warn("journal an OOM kill", "container", w.id, "err", err)
+	}
 }
 
 // lookup finds a visible container by ID or unique prefix.
@@ -259,6 +273,7 @@ func (s *Service) finish(w *watch, e exitInfo) {
 		}
 		w.exited = true
 	}
+	w.finished = true
 	w.mu.Unlock()
 	if err := s.cfg.Runc.Delete(ctx, w.id, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
 		s.log.Warn("delete an exited container from runc", "container", w.id, "err", err)

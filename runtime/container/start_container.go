@@ -39,6 +39,9 @@ func (s *Service) StartContainer(ctx context.Context, id string) error {
 	if w.exited {
 		return fmt.Errorf("%w: %w: container %s exited before it was started", runtime.ErrFailedPrecondition, ErrWrongState, c.ID)
 	}
+	// The time before runc start: a process that ends at once must not
+	// finish before it started.
+	startedAt := time.Now()
 	if err := s.cfg.Runc.Start(ctx, c.ID); err != nil {
 		w.exited = true
 		if serr := s.settle(ctx, c.SandboxID, c.ID, &events.ContainerExited{
@@ -47,11 +50,15 @@ func (s *Service) StartContainer(ctx context.Context, id string) error {
 			s.log.Error("journal a failed start", "container", c.ID, "err", serr)
 		}
 		// Whatever runc left waiting is killed, so the shim exits and the
-		// monitor cleans up.
+		// monitor cleans up; if runc cannot, the init is killed by its
+		// pid (the shim has not reaped it: it cannot be another process).
 		if kerr := s.cfg.Runc.Kill(context.WithoutCancel(ctx), c.ID, syscall.SIGKILL, true); kerr != nil {
 			s.log.Debug("kill after a failed start", "container", c.ID, "err", kerr)
+			if pid := w.shim.InitPid(); pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
 		return fmt.Errorf("start container %s: %w", c.ID, err)
 	}
-	return s.settle(ctx, c.SandboxID, c.ID, &events.ContainerStarted{Pid: uint32(w.shim.InitPid()), StartedAt: time.Now().UnixNano()})
+	return s.settle(ctx, c.SandboxID, c.ID, &events.ContainerStarted{Pid: uint32(w.shim.InitPid()), StartedAt: startedAt.UnixNano()})
 }

@@ -36,8 +36,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"golang.org/x/sys/unix"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/logbook-cri/logbook/cgroups"
 	"github.com/logbook-cri/logbook/image"
@@ -109,10 +109,11 @@ func startReaper() (stop func()) {
 	return func() { close(done); wg.Wait(); ReapOrphans() }
 }
 
-// ReapOrphans reaps exited processes that are not this process's own
-// children by fork (their parent pid before re-parenting was someone
-// else): orphans adopted as sub-reaper. It never reaps a child a Wait
-// elsewhere in the process expects.
+// ReapOrphans reaps the zombies among this process's children that no Wait
+// elsewhere expects: container processes (in a pid namespace of their
+// own) re-parented here when their shim died, and shims, whose handles
+// reap through a pidfd that tolerates an earlier reap. The children that
+// exec.Cmd waits for (runc, the compilers) are never taken.
 func ReapOrphans() {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -124,18 +125,16 @@ func ReapOrphans() {
 		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid <= 0 {
 			continue
 		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 		if err != nil {
 			continue
 		}
-		// "pid (comm) S ppid ...": the comm may hold spaces and parens.
-		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
-		var state string
-		var ppid int
-		if _, err := fmt.Sscanf(string(rest), " %s %d", &state, &ppid); err != nil {
+		f := statusFields(status)
+		if f["PPid"] != fmt.Sprint(self) || !strings.HasPrefix(f["State"], "Z") {
 			continue
 		}
-		if ppid != self || state != "Z" || !adopted(pid) {
+		inContainer := len(strings.Fields(f["NStgid"])) > 1
+		if !inContainer && f["Name"] != "logbook-shim" {
 			continue
 		}
 		var ws unix.WaitStatus
@@ -143,28 +142,15 @@ func ReapOrphans() {
 	}
 }
 
-// adopted tells an orphan from a child this process forked: the shims
-// this process launches itself are reaped by their Shim.Wait, and exec.Cmd
-// children by their Wait, so only the shim binary's processes that no
-// handle waits for are taken: those of a simulated crash, marked by
-// MarkOrphaned.
-func adopted(pid int) bool {
-	orphansMu.Lock()
-	defer orphansMu.Unlock()
-	return orphans[pid]
-}
-
-var (
-	orphansMu sync.Mutex
-	orphans   = map[int]bool{}
-)
-
-// MarkOrphaned tells the reaper that pid (a shim whose handle was dropped
-// by a simulated crash) is to be reaped when it exits.
-func MarkOrphaned(pid int) {
-	orphansMu.Lock()
-	orphans[pid] = true
-	orphansMu.Unlock()
+func statusFields(b []byte) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
 }
 
 func setup(dir string) error {
@@ -411,18 +397,9 @@ func (e *Env) Recover() {
 }
 
 // Crash drops the services' handles without stopping anything, as a
-// SIGKILL of the daemon would (monitors end, shims run on, the journal is
-// closed), and marks the shims as orphans for the reaper.
+// SIGKILL of the daemon would: monitors end, shims run on, the journal is
+// closed.
 func (e *Env) Crash() {
-	for _, d := range listDir(filepath.Join(e.Layout.State, "shims")) {
-		if b, err := os.ReadFile(filepath.Join(e.Layout.State, "shims", d, "shim.pid")); err == nil {
-			var pid int
-			fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "pid="), "%d", &pid)
-			if pid > 0 {
-				MarkOrphaned(pid)
-			}
-		}
-	}
 	e.close()
 }
 
