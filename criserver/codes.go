@@ -8,6 +8,7 @@ import (
 	"github.com/logbook-cri/logbook/image"
 	"github.com/logbook-cri/logbook/journal"
 	"github.com/logbook-cri/logbook/journal/events"
+	"github.com/logbook-cri/logbook/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -56,6 +57,9 @@ func sentinelCodes() []struct {
 		// journal/events: a payload this build cannot read.
 		{events.ErrUnknownType, codes.DataLoss},
 		{events.ErrBadPayload, codes.DataLoss},
+
+		// runtime: an unknown sandbox or container.
+		{runtime.ErrNotFound, codes.NotFound},
 
 		// The system: a full disk is a resource the node has run out of.
 		{syscall.ENOSPC, codes.ResourceExhausted},

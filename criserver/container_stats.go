@@ -13,5 +13,12 @@ func (s *RuntimeService) ContainerStats(ctx context.Context, req *runtimeapi.Con
 	); err != nil {
 		return nil, err
 	}
-	return nil, notImplemented("ContainerStats")
+	if s.deps.Stats == nil {
+		return nil, notImplemented("ContainerStats")
+	}
+	st, err := s.deps.Stats.ContainerStats(ctx, req.GetContainerId())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.ContainerStatsResponse{Stats: st}, nil
 }

@@ -8,5 +8,12 @@ import (
 
 // ListContainerStats reads the statistics of the containers that match the filter.
 func (s *RuntimeService) ListContainerStats(ctx context.Context, req *runtimeapi.ListContainerStatsRequest) (*runtimeapi.ListContainerStatsResponse, error) {
-	return nil, notImplemented("ListContainerStats")
+	if s.deps.Stats == nil {
+		return nil, notImplemented("ListContainerStats")
+	}
+	st, err := s.deps.Stats.ListContainerStats(ctx, req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.ListContainerStatsResponse{Stats: st}, nil
 }

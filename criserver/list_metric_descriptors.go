@@ -8,5 +8,8 @@ import (
 
 // ListMetricDescriptors describes the metrics ListPodSandboxMetrics returns.
 func (s *RuntimeService) ListMetricDescriptors(ctx context.Context, req *runtimeapi.ListMetricDescriptorsRequest) (*runtimeapi.ListMetricDescriptorsResponse, error) {
-	return nil, notImplemented("ListMetricDescriptors")
+	if s.deps.Stats == nil {
+		return nil, notImplemented("ListMetricDescriptors")
+	}
+	return &runtimeapi.ListMetricDescriptorsResponse{Descriptors: s.deps.Stats.MetricDescriptors()}, nil
 }

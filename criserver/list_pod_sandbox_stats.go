@@ -8,5 +8,12 @@ import (
 
 // ListPodSandboxStats reads the statistics of the sandboxes that match the filter.
 func (s *RuntimeService) ListPodSandboxStats(ctx context.Context, req *runtimeapi.ListPodSandboxStatsRequest) (*runtimeapi.ListPodSandboxStatsResponse, error) {
-	return nil, notImplemented("ListPodSandboxStats")
+	if s.deps.Stats == nil {
+		return nil, notImplemented("ListPodSandboxStats")
+	}
+	st, err := s.deps.Stats.ListPodSandboxStats(ctx, req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.ListPodSandboxStatsResponse{Stats: st}, nil
 }

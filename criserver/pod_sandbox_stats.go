@@ -13,5 +13,12 @@ func (s *RuntimeService) PodSandboxStats(ctx context.Context, req *runtimeapi.Po
 	); err != nil {
 		return nil, err
 	}
-	return nil, notImplemented("PodSandboxStats")
+	if s.deps.Stats == nil {
+		return nil, notImplemented("PodSandboxStats")
+	}
+	st, err := s.deps.Stats.PodSandboxStats(ctx, req.GetPodSandboxId())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.PodSandboxStatsResponse{Stats: st}, nil
 }

@@ -63,6 +63,9 @@ type Deps struct {
 	// Events serves GetContainerEvents (deps_events.go); nil leaves it
 	// unimplemented.
 	Events Events
+	// Stats serves the stats and metrics calls (deps_stats.go); nil
+	// leaves them unimplemented.
+	Stats Stats
 	// Images is the image aggregate (deps_images.go); nil leaves the
 	// ImageService unimplemented.
 	Images Images
