@@ -9,6 +9,7 @@ import (
 	"github.com/logbook-cri/logbook/journal"
 	"github.com/logbook-cri/logbook/journal/events"
 	"github.com/logbook-cri/logbook/runtime"
+	"github.com/logbook-cri/logbook/runtime/oci"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -60,6 +61,16 @@ func sentinelCodes() []struct {
 
 		// runtime: an unknown sandbox or container.
 		{runtime.ErrNotFound, codes.NotFound},
+		// runtime: the lifecycle aggregates' other refusals, and the spec
+		// generator's (a request wrong in itself; one right but not doable
+		// here; facts the runtime failed to provide, a logbook bug).
+		{runtime.ErrAlreadyExists, codes.AlreadyExists},
+		{runtime.ErrInvalidArgument, codes.InvalidArgument},
+		{runtime.ErrFailedPrecondition, codes.FailedPrecondition},
+		{runtime.ErrUnsupported, codes.Unimplemented},
+		{oci.ErrInvalid, codes.InvalidArgument},
+		{oci.ErrUnsupported, codes.Unimplemented},
+		{oci.ErrBadInput, codes.Internal},
 
 		// The system: a full disk is a resource the node has run out of.
 		{syscall.ENOSPC, codes.ResourceExhausted},

@@ -18,5 +18,14 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	); err != nil {
 		return nil, err
 	}
-	return nil, notImplemented("CreateContainer")
+	if s.deps.Containers == nil {
+		return nil, notImplemented("CreateContainer")
+	}
+	// The sandbox config of the request is the kubelet's copy of what
+	// RunPodSandbox got; the journal's is authoritative and used instead.
+	cid, err := s.deps.Containers.CreateContainer(ctx, req.GetPodSandboxId(), req.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.CreateContainerResponse{ContainerId: cid}, nil
 }

@@ -17,5 +17,12 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 	); err != nil {
 		return nil, err
 	}
-	return nil, notImplemented("RunPodSandbox")
+	if s.deps.Sandboxes == nil {
+		return nil, notImplemented("RunPodSandbox")
+	}
+	sid, err := s.deps.Sandboxes.RunPodSandbox(ctx, req.GetConfig(), req.GetRuntimeHandler())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: sid}, nil
 }

@@ -69,6 +69,10 @@ type Deps struct {
 	// Images is the image aggregate (deps_images.go); nil leaves the
 	// ImageService unimplemented.
 	Images Images
+	// Sandboxes and Containers are the lifecycle aggregates
+	// (deps_lifecycle.go); nil leaves their RPCs unimplemented.
+	Sandboxes  Sandboxes
+	Containers Containers
 }
 
 // Server holds the two CRI services; Register puts both on a gRPC server.

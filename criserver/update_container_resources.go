@@ -6,12 +6,18 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// UpdateContainerResources changes a container's cgroup limits.
+// UpdateContainerResources applies new resource limits to a created or running container.
 func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runtimeapi.UpdateContainerResourcesRequest) (*runtimeapi.UpdateContainerResourcesResponse, error) {
 	if err := require(
 		id("container_id", req.GetContainerId()),
 	); err != nil {
 		return nil, err
 	}
-	return nil, notImplemented("UpdateContainerResources")
+	if s.deps.Containers == nil {
+		return nil, notImplemented("UpdateContainerResources")
+	}
+	if err := s.deps.Containers.UpdateContainerResources(ctx, req.GetContainerId(), req.GetLinux()); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.UpdateContainerResourcesResponse{}, nil
 }
