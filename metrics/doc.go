@@ -21,6 +21,12 @@
 // label per subscriber: event streams come and go, and a label per stream
 // would leave a trail of dead series.
 //
+// Lifecycle's journal-derived series are computed by Follow, a journal
+// subscriber of the daemon's own that folds every record into a private
+// projection (as an event stream does), so they count every transition
+// whoever caused it: a CRI call, the exit monitor, recovery. Their
+// counters start at zero with each daemon; the journal keeps the history.
+//
 // Series:
 //
 //	logbook_cri_requests_total{method,code}              counter
@@ -42,6 +48,18 @@
 //	logbook_image_layer_unpack_duration_seconds          histogram, per layer
 //	logbook_image_gc_duration_seconds                    histogram, per collection
 //	logbook_image_gc_removed_blobs_total, _snapshots_total  counter
+//	logbook_lifecycle_transitions_total{type}             counter, journaled events by type
+//	logbook_sandbox_start_duration_seconds               histogram, sandbox.creating -> sandbox.ready
+//	logbook_container_start_duration_seconds             histogram, container.creating -> container.started
+//	logbook_sandbox_stop_duration_seconds                histogram, successful StopPodSandbox calls
+//	logbook_container_stop_duration_seconds              histogram, successful StopContainer calls
+//	logbook_container_exits_total{reason}                counter (Completed, Error, OOMKilled, ...)
+//	logbook_container_oom_kills_total                    counter, from container.oom records
+//	logbook_exec_sync_output_truncated_total{stream}     counter
+//	logbook_event_stream_subscribers                     gauge, open GetContainerEvents streams
+//	logbook_event_stream_messages_total                  counter
+//	logbook_event_stream_delivery_seconds                histogram, record append -> handed to a stream
+//	logbook_event_stream_messages_per_subscriber         histogram, observed when a stream ends
 //
 // plus the Go runtime (go_*) and process (process_*) collectors.
 //
