@@ -149,6 +149,15 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	onExit(podNetwork.Close)
 
+	// ── Pods and containers (runc, shims, recovery; see lifecycle.go) ───
+	// Recovery runs here, before the socket serves. Shutdown stops only
+	// the monitors: containers outlive the daemon.
+	pods, err := startLifecycle(ctx, cfg, j, store, imgs, podNetwork, log)
+	if err != nil {
+		return err
+	}
+	onExit(pods.Close)
+
 	// ── gRPC services on the CRI socket ─────────────────────────────────
 	cri, err := criserver.New(criserver.Deps{
 		Config:       cfg,
@@ -157,6 +166,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		Projection:   store,
 		Network:      podNetwork,
 		Images:       imgs.Service,
+		Capabilities: pods.Capabilities,
+		Sandboxes:    pods.Sandboxes,
+		Containers:   pods.Containers,
 		// Runtime, Capabilities, Network: the runtime and network
 		// packages plug in here as they land; nil means the honest
 		// defaults (see package criserver).
