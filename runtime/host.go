@@ -66,7 +66,38 @@ func DetectHost(ctx context.Context, o HostOptions) (oci.Host, error) {
 	if h.NodeHostname, err = os.Hostname(); err != nil {
 		return oci.Host{}, err
 	}
+	// A capability outside the daemon's own bounding set cannot be given
+	// to a container (runc fails "unable to apply caps"): a sandboxed
+	// node may lack some, as this project's test VM lacks SYS_RESOURCE.
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		if caps, ok := BoundingCapabilities(b); ok {
+			h.Capabilities = caps
+		}
+	}
 	return h, nil
+}
+
+// BoundingCapabilities reads the CapBnd line of a /proc/<pid>/status and
+// returns the names of the capabilities it holds, in kernel order.
+func BoundingCapabilities(status []byte) ([]string, bool) {
+	for _, line := range strings.Split(string(status), "\n") {
+		v, ok := strings.CutPrefix(line, "CapBnd:")
+		if !ok {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			return nil, false
+		}
+		var out []string
+		for i, name := range oci.AllCapabilities() {
+			if mask&(1<<uint(i)) != 0 {
+				out = append(out, name)
+			}
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // RuncFeatures is the part of `runc features` (runc >= 1.1) DetectHost

@@ -79,3 +79,17 @@ func TestHostDevices(t *testing.T) {
 		t.Error("a regular file is a device")
 	}
 }
+
+func TestBoundingCapabilities(t *testing.T) {
+	status := []byte("Name:\tx\nCapPrm:\t0000000000000000\nCapBnd:\t000001fffeffffff\nCapAmb:\t0\n")
+	caps, ok := BoundingCapabilities(status)
+	if !ok || len(caps) != 40 || slices.Contains(caps, "CAP_SYS_RESOURCE") || caps[0] != "CAP_CHOWN" || caps[39] != "CAP_CHECKPOINT_RESTORE" {
+		t.Fatalf("%d caps %v", len(caps), caps)
+	}
+	if caps, ok := BoundingCapabilities([]byte("CapBnd:\t0000000000000001\n")); !ok || !slices.Equal(caps, []string{"CAP_CHOWN"}) {
+		t.Fatalf("%v", caps)
+	}
+	if _, ok := BoundingCapabilities([]byte("Name: x\n")); ok {
+		t.Fatal("no CapBnd line parsed")
+	}
+}

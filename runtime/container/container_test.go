@@ -677,3 +677,43 @@ func waitFile(t *testing.T, p string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestExecSync: the exec runs as the container's process does; its
+// timeout kills it; output past the cap is dropped, counted, and never
+// blocks the process.
+func TestExecSync(t *testing.T) {
+	e := containertest.New(t)
+	ctx := context.Background()
+	sb := e.RunPod(e.PodConfig("exec"))
+	cfg := e.ContainerConfig("c", "sleep", "1000")
+	cfg.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{RunAsUser: &runtimeapi.Int64Value{Value: 1000}}
+	cfg.Envs = []*runtimeapi.KeyValue{{Key: "GREETING", Value: []byte("hi")}}
+	id := e.Create(sb, cfg)
+	if _, err := e.Containers.ExecSync(ctx, id, []string{"true"}, 0); !errors.Is(err, runtime.ErrFailedPrecondition) {
+		t.Errorf("exec before start: %v", err)
+	}
+	e.Start(id)
+
+	res, err := e.Containers.ExecSync(ctx, id, []string{"sh", "-c", "echo $(id -u) $GREETING; echo oops >&2; exit 4"}, 0)
+	if err != nil || string(res.Stdout) != "1000 hi\n" || string(res.Stderr) != "oops\n" || res.ExitCode != 4 {
+		t.Errorf("exec: %q %q %d %v", res.Stdout, res.Stderr, res.ExitCode, err)
+	}
+
+	start := time.Now()
+	_, err = e.Containers.ExecSync(ctx, id, []string{"sleep", "4321"}, time.Second)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+		t.Errorf("timeout: %v after %v", err, time.Since(start))
+	}
+	res, err = e.Containers.ExecSync(ctx, id, []string{"sh", "-c", "ps -o args | grep -v grep | grep 4321 || true"}, 0)
+	if err != nil || len(res.Stdout) != 0 {
+		t.Errorf("the timed out process is still there: %q %v", res.Stdout, err)
+	}
+
+	res, err = e.Containers.ExecSync(ctx, id, []string{"dd", "if=/dev/zero", "bs=1048576", "count=17"}, 0)
+	if err != nil || len(res.Stdout) != container.MaxExecOutput || res.StdoutDropped != 1<<20 || res.ExitCode != 0 {
+		t.Errorf("capped output: %d bytes, %d dropped, exit %d, %v", len(res.Stdout), res.StdoutDropped, res.ExitCode, err)
+	}
+	if _, err := e.Containers.ExecSync(ctx, runtime.NewID(), []string{"true"}, 0); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("exec in an unknown container: %v", err)
+	}
+}
