@@ -60,7 +60,9 @@
 // file is left behind; runc's pid file and log go to a temporary directory
 // removed afterwards. Cancelling the context kills the process, found by
 // runc's pid file or among runc's children, never runc itself (its process
-// would then run on, orphaned). Output that a background process keeps
+// would then run on, orphaned), and every process it started: the tree is
+// stopped, walked and then killed, so no child escapes to the container's
+// init. Output that a background process keeps
 // writing after the exec'd process ended is cut after 2 s.
 //
 // ExecTTY is the same on a terminal. runc 1.1 honours --console-socket only

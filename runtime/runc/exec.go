@@ -211,25 +211,89 @@ func (r *Runc) exec(ctx context.Context, id string, p specs.Process, setup func(
 	return code, nil
 }
 
-// killExecProcess kills the process runc exec runs: by the pid runc wrote,
-// and, for a process started but not yet written down, among runc's
-// children (the exec'd process is one). Killing runc itself would orphan
-// the process.
+// killExecProcess kills the process runc exec runs and everything it
+// started: by the pid runc wrote, and, for a process started but not yet
+// written down, among runc's children (the exec'd process is one). Killing
+// runc itself would orphan the process.
 func killExecProcess(runcPid int, pidFile string) {
 	if b, err := os.ReadFile(pidFile); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-			unix.Kill(pid, unix.SIGKILL)
+			killTree(pid)
 		}
 	}
-	tasks, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(runcPid), "task", "*", "children"))
+	for _, pid := range childPids(runcPid) {
+		killTree(pid)
+	}
+}
+
+// killTree SIGKILLs root and its descendants. Killing root alone would
+// leave its children running, re-parented to the container's init. The
+// tree is stopped first (SIGSTOP, walking from root until a walk finds
+// every process found so far stopped and no new one), so that none forks
+// a child the walk misses or leaves the tree before it is found; then each
+// is killed. The walk is bounded: a process stuck in the kernel is killed
+// anyway.
+func killTree(root int) {
+	seen := map[int]bool{}
+	for range 100 {
+		settled := true
+		var walk func(pid int)
+		walk = func(pid int) {
+			if !seen[pid] {
+				seen[pid] = true
+				settled = false
+				unix.Kill(pid, unix.SIGSTOP)
+			} else if !stoppedOrGone(pid) {
+				settled = false
+			}
+			for _, c := range childPids(pid) {
+				walk(c)
+			}
+		}
+		walk(root)
+		if settled {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for pid := range seen {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// childPids lists pid's children (every thread's).
+func childPids(pid int) []int {
+	tasks, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "children"))
+	var out []int
 	for _, t := range tasks {
 		b, _ := os.ReadFile(t)
 		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-				unix.Kill(pid, unix.SIGKILL)
+			if c, err := strconv.Atoi(f); err == nil && c > 0 {
+				out = append(out, c)
 			}
 		}
 	}
+	return out
+}
+
+// stoppedOrGone tells whether pid is stopped (T, t), a zombie (Z, X) or
+// gone, from /proc/<pid>/stat.
+func stoppedOrGone(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	// The state follows the command name, which is in parentheses and may
+	// hold anything, so it is found after the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return true
+	}
+	switch b[i+2] {
+	case 'T', 't', 'Z', 'X', 'x':
+		return true
+	}
+	return false
 }
 
 // memfdJSON returns an anonymous file holding v as JSON, positioned at 0.

@@ -100,6 +100,36 @@ func TestExec(t *testing.T) {
 			t.Errorf("cgroup processes %v, want only init %d", procs, c.shim.InitPid())
 		}
 	})
+	t.Run("cancel kills what the process started", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		outR, outW := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			// Background children that keep running (and keep the output
+			// pipe) if only the shell is killed.
+			_, err := e.r.Exec(cctx, c.ID, execProcess("sh", "-c", "sleep 1000 & sleep 1001 & sh -c 'sleep 1002' & echo started; wait"), ExecOptions{Stdout: outW})
+			outW.Close()
+			done <- err
+		}()
+		line, err := bufio.NewReader(outR).ReadString('\n')
+		if err != nil || line != "started\n" {
+			t.Fatalf("exec said %q, %v", line, err)
+		}
+		go io.Copy(io.Discard, outR)
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled exec: %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("cancelled exec did not return")
+		}
+		eventually(t, 5*time.Second, "only the init left in the cgroup", func() bool {
+			return slices.Equal(cgroupProcs(t, c.ID), []int{c.shim.InitPid()})
+		})
+	})
 }
 
 func cgroupProcs(t *testing.T, id string) []int {
