@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/logbook-cri/logbook/cgroups"
@@ -173,7 +174,7 @@ func (s *Service) plan(id string, sb *projector.Sandbox, cfg *runtimeapi.Contain
 		name = cfg.GetImage().GetImage()
 	}
 	p.input = oci.ContainerInput{
-		ID: id, SandboxID: sb.ID, Config: cfg, Sandbox: sb.Config, Host: host,
+		ID: id, SandboxID: sb.ID, Config: specConfig(cfg, sb.Config), Sandbox: sb.Config, Host: host,
 		Rootfs:     l.Rootfs(id),
 		Image:      oci.Image{Name: name, Config: imgConfig},
 		Namespaces: ns,
@@ -190,6 +191,40 @@ func (s *Service) plan(id string, sb *projector.Sandbox, cfg *runtimeapi.Contain
 		return nil, err
 	}
 	return p, nil
+}
+
+// specConfig is the config the spec is built from: the request's, except
+// that a container whose network or IPC namespace mode is left at its zero
+// value (POD) in a pod that uses the node's gets the node's, as containerd
+// does (a container cannot leave its pod's network; kubelets always send
+// matching modes, other clients need not). The journal keeps the request
+// as it came.
+func specConfig(cfg *runtimeapi.ContainerConfig, pod *runtimeapi.PodSandboxConfig) *runtimeapi.ContainerConfig {
+	podNs := pod.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	const node = runtimeapi.NamespaceMode_NODE
+	fixNet := ns.GetNetwork() == runtimeapi.NamespaceMode_POD && podNs.GetNetwork() == node
+	fixIPC := ns.GetIpc() == runtimeapi.NamespaceMode_POD && podNs.GetIpc() == node
+	if !fixNet && !fixIPC {
+		return cfg
+	}
+	out := proto.Clone(cfg).(*runtimeapi.ContainerConfig)
+	if out.Linux == nil {
+		out.Linux = &runtimeapi.LinuxContainerConfig{}
+	}
+	if out.Linux.SecurityContext == nil {
+		out.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{}
+	}
+	if out.Linux.SecurityContext.NamespaceOptions == nil {
+		out.Linux.SecurityContext.NamespaceOptions = &runtimeapi.NamespaceOption{}
+	}
+	if fixNet {
+		out.Linux.SecurityContext.NamespaceOptions.Network = node
+	}
+	if fixIPC {
+		out.Linux.SecurityContext.NamespaceOptions.Ipc = node
+	}
+	return out
 }
 
 // sourcesForSpec maps every host path to what is mounted: the resolved

@@ -159,3 +159,25 @@ func TestReadInRoot(t *testing.T) {
 		t.Error("a directory read as a file")
 	}
 }
+
+func TestSpecConfig(t *testing.T) {
+	hostPod := &runtimeapi.PodSandboxConfig{Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+		NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE, Ipc: runtimeapi.NamespaceMode_NODE}}}}
+	bare := &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "c"}}
+	got := specConfig(bare, hostPod)
+	ns := got.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	if ns.GetNetwork() != runtimeapi.NamespaceMode_NODE || ns.GetIpc() != runtimeapi.NamespaceMode_NODE {
+		t.Errorf("unset modes in a host pod: %v", ns)
+	}
+	if bare.GetLinux() != nil {
+		t.Error("the request was modified")
+	}
+	if got := specConfig(bare, &runtimeapi.PodSandboxConfig{}); got != bare {
+		t.Error("a pod-network pod changed the config")
+	}
+	explicit := &runtimeapi.ContainerConfig{Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+		NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE, Pid: runtimeapi.NamespaceMode_CONTAINER}}}}
+	if got := specConfig(explicit, &runtimeapi.PodSandboxConfig{}); got != explicit {
+		t.Error("a mismatch the request asked for explicitly was hidden (oci refuses it)")
+	}
+}
