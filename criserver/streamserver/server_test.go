@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/logbook-cri/logbook/runtime"
 	"github.com/logbook-cri/logbook/runtime/streaming"
@@ -129,7 +129,9 @@ func spdyExec(u *url.URL, o remotecommand.StreamOptions) error {
 	return ex.StreamWithContext(ctx, o)
 }
 
-type sizes struct{ ch chan remotecommand.TerminalSize }
+type sizes struct {
+	ch chan remotecommand.TerminalSize
+}
 
 func (s sizes) Next() *remotecommand.TerminalSize {
 	sz, ok := <-s.ch
