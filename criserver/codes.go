@@ -5,6 +5,7 @@ import (
 	"errors"
 	"syscall"
 
+	"github.com/logbook-cri/logbook/criserver/streamserver"
 	"github.com/logbook-cri/logbook/image"
 	"github.com/logbook-cri/logbook/journal"
 	"github.com/logbook-cri/logbook/journal/events"
@@ -71,6 +72,10 @@ func sentinelCodes() []struct {
 		{oci.ErrInvalid, codes.InvalidArgument},
 		{oci.ErrUnsupported, codes.Unimplemented},
 		{oci.ErrBadInput, codes.Internal},
+
+		// The streaming server: too many URLs outstanding; shutting down.
+		{streamserver.ErrTooManySessions, codes.ResourceExhausted},
+		{streamserver.ErrClosed, codes.Unavailable},
 
 		// The system: a full disk is a resource the node has run out of.
 		{syscall.ENOSPC, codes.ResourceExhausted},

@@ -3,7 +3,6 @@ package criserver
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -33,10 +32,6 @@ type Containers interface {
 	RemoveContainer(ctx context.Context, id string) error
 	UpdateContainerResources(ctx context.Context, id string, r *runtimeapi.LinuxContainerResources) error
 	ReopenContainerLog(ctx context.Context, id string) error
-	// ExecSync runs a command in a running container; a positive timeout
-	// kills it when it passes (the error then matches
-	// context.DeadlineExceeded).
-	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (container.ExecResult, error)
 	// RuntimeSpec is the OCI spec a container runs with, for a verbose
 	// ContainerStatus (what `crictl inspect` shows as runtimeSpec).
 	RuntimeSpec(id string) (json.RawMessage, bool)

@@ -6,7 +6,8 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// Exec prepares a streaming exec session and returns its URL on the streaming server.
+// Exec prepares a streaming exec session in a running container and returns
+// its single-use URL on the streaming server.
 func (s *RuntimeService) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (*runtimeapi.ExecResponse, error) {
 	if err := require(
 		id("container_id", req.GetContainerId()),
@@ -18,5 +19,8 @@ func (s *RuntimeService) Exec(ctx context.Context, req *runtimeapi.ExecRequest) 
 	if req.GetTty() && req.GetStderr() {
 		return nil, invalidField("stderr", "a tty has no separate stderr")
 	}
-	return nil, notImplemented("Exec")
+	if s.deps.Streams == nil {
+		return nil, notImplemented("Exec")
+	}
+	return s.deps.Streams.Exec(ctx, req)
 }

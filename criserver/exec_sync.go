@@ -5,14 +5,23 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// ExecSync runs a command in a container and returns its output, each stream capped at 16 MiB.
-// Output past the cap is dropped without blocking the process, and a line
-// at the end of stderr says how much. The request's timeout is enforced
-// here: when it passes the process is killed and the answer is
-// DeadlineExceeded, which kubelets read as a probe timeout.
+// OutputCutHeader is the response header of an ExecSync whose output went
+// past the budget: "stdout=<kept>/<written>,stderr=<kept>/<written>" in
+// bytes. The output itself is left as the command wrote it (a prefix of
+// each stream); the cut is also logged and counted by the runtime.
+const OutputCutHeader = "logbook-exec-output-cut"
+
+// ExecSync runs a command in a running container and returns its output
+// and exit code. The request's timeout (seconds; 0 is none) is enforced by
+// the runtime: past it the process and its children are killed and the
+// answer is DeadlineExceeded. The output of both streams together is held
+// under the kubelet's 16 MiB response limit, shared fairly between them
+// (see runtime/streaming).
 func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncRequest) (*runtimeapi.ExecSyncResponse, error) {
 	if err := require(
 		id("container_id", req.GetContainerId()),
@@ -23,17 +32,17 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 	if req.GetTimeout() < 0 {
 		return nil, invalidField("timeout", "%d is negative", req.GetTimeout())
 	}
-	if s.deps.Containers == nil {
+	if s.deps.Exec == nil {
 		return nil, notImplemented("ExecSync")
 	}
-	res, err := s.deps.Containers.ExecSync(ctx, req.GetContainerId(), req.GetCmd(), time.Duration(req.GetTimeout())*time.Second)
+	res, err := s.deps.Exec.ExecSync(ctx, req.GetContainerId(), req.GetCmd(), time.Duration(req.GetTimeout())*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	stderr := res.Stderr
-	if res.StdoutDropped > 0 || res.StderrDropped > 0 {
-		stderr = append(stderr, fmt.Sprintf("\n[logbook: output over the 16 MiB cap was dropped: %d bytes of stdout, %d bytes of stderr]\n",
-			res.StdoutDropped, res.StderrDropped)...)
+	if res.Cut {
+		// Outside a gRPC call (tests) there is no header to set.
+		_ = grpc.SetHeader(ctx, metadata.Pairs(OutputCutHeader, fmt.Sprintf("stdout=%d/%d,stderr=%d/%d",
+			res.Usage[0].Kept, res.Usage[0].Written, res.Usage[1].Kept, res.Usage[1].Written)))
 	}
-	return &runtimeapi.ExecSyncResponse{Stdout: res.Stdout, Stderr: stderr, ExitCode: res.ExitCode}, nil
+	return &runtimeapi.ExecSyncResponse{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -18,7 +17,6 @@ import (
 	"github.com/logbook-cri/logbook/journal/events"
 	"github.com/logbook-cri/logbook/projector"
 	"github.com/logbook-cri/logbook/runtime"
-	"github.com/logbook-cri/logbook/runtime/container"
 	"github.com/logbook-cri/logbook/runtime/oci"
 )
 
@@ -59,12 +57,6 @@ func (f *fakeLifecycle) UpdateContainerResources(ctx context.Context, id string,
 }
 func (f *fakeLifecycle) ReopenContainerLog(ctx context.Context, id string) error {
 	return f.call("reopen " + id)
-}
-func (f *fakeLifecycle) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (container.ExecResult, error) {
-	if err := f.call(fmt.Sprintf("exec %s %s %v", id, strings.Join(cmd, " "), timeout)); err != nil {
-		return container.ExecResult{}, err
-	}
-	return container.ExecResult{Stdout: []byte("out"), Stderr: []byte("err"), ExitCode: 3, StdoutDropped: 5}, nil
 }
 func (f *fakeLifecycle) RuntimeSpec(id string) (json.RawMessage, bool) {
 	return json.RawMessage(`{"ociVersion":"1.0.2"}`), true
@@ -263,19 +255,6 @@ func TestLifecycleCommands(t *testing.T) {
 
 	_, err = c.runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: "c", Timeout: -1})
 	assertCode(t, err, codes.InvalidArgument, "timeout")
-
-	ex, err := c.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: "c", Cmd: []string{"id", "-u"}, Timeout: 2})
-	if err != nil || string(ex.GetStdout()) != "out" || ex.GetExitCode() != 3 ||
-		!strings.HasPrefix(string(ex.GetStderr()), "err\n[logbook: output over the 16 MiB cap was dropped: 5 bytes of stdout") {
-		t.Errorf("exec: %v %v", ex, err)
-	}
-	if last := f.calls[len(f.calls)-1]; last != "exec c id -u 2s" {
-		t.Errorf("exec call %q", last)
-	}
-	f.err = fmt.Errorf("timeout 1s exceeded: %w", context.DeadlineExceeded)
-	_, err = c.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: "c", Cmd: []string{"sleep", "9"}, Timeout: 1})
-	assertCode(t, err, codes.DeadlineExceeded, "timeout 1s exceeded")
-	f.err = nil
 
 	for _, tc := range []struct {
 		err  error

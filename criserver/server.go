@@ -73,6 +73,11 @@ type Deps struct {
 	// (deps_lifecycle.go); nil leaves their RPCs unimplemented.
 	Sandboxes  Sandboxes
 	Containers Containers
+	// Exec runs ExecSync; Streams hands out the streaming server's URLs
+	// for Exec, Attach and PortForward (deps_streaming.go). Nil leaves
+	// their RPCs unimplemented.
+	Exec    Exec
+	Streams Streams
 }
 
 // Server holds the two CRI services; Register puts both on a gRPC server.

@@ -158,6 +158,15 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	onExit(pods.Close)
 
+	// ── Exec, attach, port-forward (see streaming.go) ───────────────────
+	// Closed after the socket stops serving (closers run in reverse):
+	// sessions still open end then.
+	streams, err := startStreaming(cfg, store, nil, log)
+	if err != nil {
+		return err
+	}
+	onExit(streams.Close)
+
 	// ── gRPC services on the CRI socket ─────────────────────────────────
 	cri, err := criserver.New(criserver.Deps{
 		Config:       cfg,
@@ -169,6 +178,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		Capabilities: pods.Capabilities,
 		Sandboxes:    pods.Sandboxes,
 		Containers:   pods.Containers,
+		Exec:         streams.Exec,
+		Streams:      streams.Streams,
 		// Runtime, Capabilities, Network: the runtime and network
 		// packages plug in here as they land; nil means the honest
 		// defaults (see package criserver).
