@@ -45,9 +45,9 @@ func TestValidKeys(t *testing.T) {
 		{"log-level", `"debug"`, "debug", func(c *Config) bool { return c.LogLevel == LevelDebug && c.LogLevel.Slog().String() == "DEBUG" }},
 		{"metrics-address", `"[::1]:9999"`, "[::1]:9999", func(c *Config) bool { return c.MetricsAddress == "[::1]:9999" }},
 		{"metrics-allow-non-loopback", `true`, "true", func(c *Config) bool { return c.MetricsAllowNonLoopback }},
-		{"registry-mirrors", `{"docker.io":["https://m1.example","http://10.0.0.1:5000/v2"]}`, "docker.io=https://m1.example,http://10.0.0.1:5000/v2",
+		{"registry-mirrors", `{"docker.io":["https://m1.example","http://10.0.0.1:5000"]}`, "docker.io=https://m1.example,http://10.0.0.1:5000",
 			func(c *Config) bool {
-				return reflect.DeepEqual(c.RegistryMirrors, map[string][]string{"docker.io": {"https://m1.example", "http://10.0.0.1:5000/v2"}})
+				return reflect.DeepEqual(c.RegistryMirrors, map[string][]string{"docker.io": {"https://m1.example", "http://10.0.0.1:5000"}})
 			}},
 		{"cni-conf-dir", `"/etc/cni/other"`, "/etc/cni/other", func(c *Config) bool { return c.CNIConfDir == "/etc/cni/other" }},
 		{"cni-bin-dir", `"/a:/b"`, "/a:/b", func(c *Config) bool { return reflect.DeepEqual(c.CNIBinDirs(), []string{"/a", "/b"}) }},
@@ -197,6 +197,7 @@ func TestBadValues(t *testing.T) {
 		{"mirror malformed url", `{"registry-mirrors": {"docker.io": ["http://[::1"]}}`, "registry-mirrors", ErrInvalidValue},
 		{"mirror relative url", `{"registry-mirrors": {"docker.io": ["mirror.local"]}}`, "registry-mirrors", ErrInvalidValue},
 		{"mirror other scheme", `{"registry-mirrors": {"docker.io": ["ftp://m"]}}`, "registry-mirrors", ErrInvalidValue},
+		{"mirror url with path", `{"registry-mirrors": {"docker.io": ["http://10.0.0.1:5000/v2"]}}`, "registry-mirrors", ErrInvalidValue},
 		{"mirror no host", `{"registry-mirrors": {"docker.io": ["https:///v2"]}}`, "registry-mirrors", ErrInvalidValue},
 		{"mirror credentials", `{"registry-mirrors": {"docker.io": ["https://u:p@m"]}}`, "registry-mirrors", ErrInvalidValue},
 		{"mirror query", `{"registry-mirrors": {"docker.io": ["https://m/?a=b"]}}`, "registry-mirrors", ErrInvalidValue},

@@ -225,6 +225,10 @@ func checkEndpoint(raw string) error {
 		return fmt.Errorf("credentials do not belong in a mirror URL")
 	case u.RawQuery != "" || u.Fragment != "":
 		return fmt.Errorf("query and fragment are not allowed")
+	case u.Path != "" && u.Path != "/":
+		// A mirror serves the registry API at its root, with the
+		// repository paths of the registry it mirrors.
+		return fmt.Errorf("a mirror URL has no path (want http(s)://host[:port])")
 	}
 	return nil
 }
