@@ -60,7 +60,7 @@ func newService(t *testing.T, e *containertest.Env, m streaming.Metrics) *stream
 }
 
 // running creates and starts a container in a new pod.
-func running(t *testing.T, e *containertest.Env, edit func(*runtimeapi.ContainerConfig), cmd ...string) (sandboxID, id string) {
+func running(t testing.TB, e *containertest.Env, edit func(*runtimeapi.ContainerConfig), cmd ...string) (sandboxID, id string) {
 	t.Helper()
 	sandboxID = e.RunPod(e.PodConfig("streaming"))
 	cfg := e.ContainerConfig("c", cmd...)
