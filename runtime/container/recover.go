@@ -75,6 +75,9 @@ func (s *Service) reattach(c *projector.Container) {
 	sh, err := runc.OpenShim(c.ID, l.ShimDir(c.ID), s.log)
 	if err == nil {
 		w.shim = sh
+		if c.State == projector.ContainerCreated {
+			s.startedWhileAway(w, c)
+		}
 		s.monitor(w)
 		return
 	}
@@ -89,6 +92,23 @@ func (s *Service) reattach(c *projector.Container) {
 	}
 	s.log.Warn("a container's shim is gone without an exit record", "container", c.ID, "err", err)
 	s.finish(w, s.orphaned(c.ID, err))
+}
+
+// startedWhileAway journals container.started for a container the journal
+// says is Created but runc runs: the daemon died between runc start and
+// its journal entry. The start time is unknown; the time recovery found it
+// running stands in (never after its exit, which comes later).
+func (s *Service) startedWhileAway(w *watch, c *projector.Container) {
+	ctx, cancel := context.WithTimeout(s.ctx, killWait)
+	defer cancel()
+	st, err := s.cfg.Runc.State(ctx, c.ID)
+	if err != nil || st.Status != "running" {
+		return
+	}
+	s.log.Info("a container was started as logbookd stopped; journaling its start", "container", c.ID)
+	if err := s.settle(ctx, c.SandboxID, c.ID, &events.ContainerStarted{Pid: uint32(w.shim.InitPid()), StartedAt: time.Now().UnixNano()}); err != nil {
+		s.log.Error("journal the start of a recovered container", "container", c.ID, "err", err)
+	}
 }
 
 // rollback undoes what a CreateContainer interrupted by a crash made.
