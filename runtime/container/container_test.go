@@ -677,3 +677,27 @@ func waitFile(t *testing.T, p string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRecoveryStartedWhileAway: a container runc started but whose start
+// the daemon did not live to journal is Running after recovery.
+func TestRecoveryStartedWhileAway(t *testing.T) {
+	e := containertest.New(t)
+	ctx := context.Background()
+	sb := e.RunPod(e.PodConfig("cut"))
+	id := e.Create(sb, e.ContainerConfig("c", "sleep", "1000"))
+	e.Crash()
+	if err := e.Runc.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	e.Restart()
+	c, _ := e.Store.Container(id)
+	if c.State != projector.ContainerRunning || c.StartedAt == 0 {
+		t.Fatalf("%+v", c)
+	}
+	if err := e.Containers.StopContainer(ctx, id, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.Store.Container(id); c.ExitCode != 137 || c.FinishedAt < c.StartedAt {
+		t.Errorf("%+v", c)
+	}
+}
