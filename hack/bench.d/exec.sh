@@ -11,7 +11,7 @@
 set -uo pipefail
 mkdir -p _out/bench
 log=_out/bench/exec.log
-echo "ExecSync true (p50-ms p90-ms); 100 MiB stdout through ExecSync (capped) and streaming Exec (MiB/s)"
+echo "ExecSync true (p50-ms p90-ms; runc-p50-ms: a bare runc exec of the same container); 100 MiB stdout through ExecSync (capped) and streaming Exec (MiB/s)"
 go test -run '^$' -bench 'BenchmarkExecSyncTrue|BenchmarkExecSync100MiB|BenchmarkExec100MiB' \
 	-benchtime "${EXEC_BENCH_N:-100}x" -count 1 ./runtime/streaming/ 2>&1 |
 	tee "$log" | grep -E '^(Benchmark|ok|FAIL|PASS)'
