@@ -91,6 +91,12 @@ func TestExecSyncAdapter(t *testing.T) {
 		assertCode(t, err, tc.code, tc.err.Error())
 	}
 	f.err = nil
+	if _, err := c.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: "c", Cmd: []string{"true"}, Timeout: 1 << 62}); err != nil {
+		t.Fatal(err)
+	}
+	if last := f.calls[len(f.calls)-1]; last != "c true 0s" {
+		t.Errorf("a timeout past a Duration's range became %q, want none", last)
+	}
 	n := len(f.calls)
 	_, err = c.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: "c"})
 	assertCode(t, err, codes.InvalidArgument, "cmd")

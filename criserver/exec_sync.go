@@ -3,6 +3,7 @@ package criserver
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/grpc"
@@ -35,7 +36,12 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 	if s.deps.Exec == nil {
 		return nil, notImplemented("ExecSync")
 	}
-	res, err := s.deps.Exec.ExecSync(ctx, req.GetContainerId(), req.GetCmd(), time.Duration(req.GetTimeout())*time.Second)
+	// A timeout past what a Duration holds (292 years) is none at all.
+	var timeout time.Duration
+	if t := req.GetTimeout(); t <= int64(math.MaxInt64/time.Second) {
+		timeout = time.Duration(t) * time.Second
+	}
+	res, err := s.deps.Exec.ExecSync(ctx, req.GetContainerId(), req.GetCmd(), timeout)
 	if err != nil {
 		return nil, err
 	}
