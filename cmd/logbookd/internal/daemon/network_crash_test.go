@@ -109,7 +109,8 @@ func reapOrphans() {
 // daemonProc is one run of bin/logbookd.
 type daemonProc struct {
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed once the process is waited for
+	err  error         // Wait's result, set before done is closed
 	log  string
 }
 
@@ -129,8 +130,8 @@ func (e *crashEnv) start(t *testing.T, run int, env ...string) *daemonProc {
 		t.Fatal(err)
 	}
 	logf.Close()
-	d := &daemonProc{cmd: cmd, done: make(chan error, 1), log: logPath}
-	go func() { d.done <- cmd.Wait() }()
+	d := &daemonProc{cmd: cmd, done: make(chan struct{}), log: logPath}
+	go func() { d.err = cmd.Wait(); close(d.done) }()
 	t.Cleanup(func() {
 		select {
 		case <-d.done:
@@ -155,9 +156,9 @@ func (e *crashEnv) start(t *testing.T, run int, env ...string) *daemonProc {
 			return d
 		}
 		select {
-		case err := <-d.done:
+		case <-d.done:
 			b, _ := os.ReadFile(logPath)
-			t.Fatalf("logbookd exited before serving: %v\n%s", err, b)
+			t.Fatalf("logbookd exited before serving: %v\n%s", d.err, b)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -263,9 +264,9 @@ func TestCrashBetweenCNIAddAndJournal(t *testing.T) {
 	}
 	skipUnimplemented(t, err)
 	select {
-	case werr := <-d.done:
+	case <-d.done:
 		if ws, ok := d.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("daemon ended with %v, want SIGKILL", werr)
+			t.Fatalf("daemon ended with %v, want SIGKILL", d.err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("daemon still running after the crash point")
