@@ -11,6 +11,7 @@ import (
 	"github.com/logbook-cri/logbook/journal/events"
 	"github.com/logbook-cri/logbook/runtime"
 	"github.com/logbook-cri/logbook/runtime/oci"
+	"github.com/logbook-cri/logbook/runtime/streaming"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -76,6 +77,7 @@ func sentinelCodes() []struct {
 		// The streaming server: too many URLs outstanding; shutting down.
 		{streamserver.ErrTooManySessions, codes.ResourceExhausted},
 		{streamserver.ErrClosed, codes.Unavailable},
+		{streaming.ErrClosed, codes.Unavailable},
 
 		// The system: a full disk is a resource the node has run out of.
 		{syscall.ENOSPC, codes.ResourceExhausted},

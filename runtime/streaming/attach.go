@@ -30,7 +30,10 @@ func (s *Service) Attach(ctx context.Context, id string, st Streams) error {
 		return fmt.Errorf("attach %s: %w", c.ID, err)
 	}
 	defer sh.Close()
-	ctx, end := s.session(ctx)
+	ctx, end, err := s.session(ctx)
+	if err != nil {
+		return err
+	}
 	defer end()
 	return sh.Attach(ctx, runc.AttachOptions{Stdin: st.Stdin, Stdout: st.Stdout, Stderr: st.Stderr, Resize: st.Resize})
 }

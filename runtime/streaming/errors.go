@@ -24,6 +24,8 @@ var (
 	// ErrBadPort: a port-forward to a port outside 1-65535
 	// (InvalidArgument).
 	ErrBadPort = errors.New("invalid port")
+	// ErrClosed: the service is shut down (Unavailable).
+	ErrClosed = errors.New("exec service closed")
 	// ErrNoProcess: the container's OCI spec, whose process an exec
 	// inherits, is missing or unreadable (FailedPrecondition: the
 	// container is going away).

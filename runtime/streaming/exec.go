@@ -26,7 +26,10 @@ func (s *Service) Exec(ctx context.Context, id string, cmd []string, st Streams)
 	if err != nil {
 		return -1, err
 	}
-	ctx, end := s.session(ctx)
+	ctx, end, err := s.session(ctx)
+	if err != nil {
+		return -1, err
+	}
 	defer end()
 
 	var code int
@@ -65,9 +68,13 @@ func (s *Service) pipeInput(r io.Reader) (*os.File, func(), error) {
 	}
 	var once sync.Once
 	closeW := func() { once.Do(func() { pw.Close() }) }
-	s.goOwned(func() {
+	if err := s.goOwned(func() {
 		io.Copy(pw, r)
 		closeW()
-	})
+	}); err != nil {
+		pr.Close()
+		closeW()
+		return nil, nil, err
+	}
 	return pr, func() { pr.Close(); closeW() }, nil
 }

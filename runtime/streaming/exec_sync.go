@@ -43,7 +43,10 @@ func (s *Service) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	if err != nil {
 		return ExecSyncResult{}, err
 	}
-	ctx, end := s.session(ctx)
+	ctx, end, err := s.session(ctx)
+	if err != nil {
+		return ExecSyncResult{}, err
+	}
 	defer end()
 	runCtx := ctx
 	if timeout > 0 {

@@ -52,7 +52,10 @@ func (s *Service) PortForward(ctx context.Context, sandboxID string, port int32,
 	if port <= 0 || port > 65535 {
 		return fmt.Errorf("%w: %w: %d", runtime.ErrInvalidArgument, ErrBadPort, port)
 	}
-	ctx, end := s.session(ctx)
+	ctx, end, err := s.session(ctx)
+	if err != nil {
+		return err
+	}
 	defer end()
 
 	var conn net.Conn
@@ -76,7 +79,7 @@ func (s *Service) PortForward(ctx context.Context, sandboxID string, port int32,
 	// The caller's side to the pod. This goroutine can outlive the call:
 	// a read of the caller's stream cannot be interrupted, and ends when
 	// the client closes its side or its connection goes.
-	s.goOwned(func() {
+	if err := s.goOwned(func() {
 		_, err := io.Copy(conn, stream)
 		if err == nil {
 			if hc, ok := conn.(interface{ CloseWrite() error }); ok {
@@ -85,7 +88,9 @@ func (s *Service) PortForward(ctx context.Context, sandboxID string, port int32,
 			}
 		}
 		conn.Close()
-	})
+	}); err != nil {
+		return err
+	}
 	_, err = io.Copy(stream, conn)
 	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 		return nil

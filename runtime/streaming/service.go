@@ -65,7 +65,10 @@ type Service struct {
 
 	ctx    context.Context // ends at Close: every session ends with it
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the input copies
+
+	mu     sync.Mutex
+	closed bool           // guarded by mu
+	wg     sync.WaitGroup // the input copies; Add under mu while !closed
 }
 
 // New checks cfg and builds the service.
@@ -88,26 +91,39 @@ func New(cfg Config) (*Service, error) {
 // started. An input copy blocked in a read of the caller's stream ends
 // when that stream does: close the streaming server first.
 func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 	return nil
 }
 
 // session is the context of one call: it ends with the caller's or at
-// Close.
-func (s *Service) session(ctx context.Context) (context.Context, context.CancelFunc) {
+// Close. ErrClosed once the service is closed.
+func (s *Service) session(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if s.ctx.Err() != nil {
+		return nil, nil, ErrClosed
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.ctx, cancel)
-	return ctx, func() { stop(); cancel() }
+	return ctx, func() { stop(); cancel() }, nil
 }
 
-// go runs fn as a goroutine the service owns.
-func (s *Service) goOwned(fn func()) {
+// goOwned runs fn as a goroutine the service owns; ErrClosed once the
+// service is closed.
+func (s *Service) goOwned(fn func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		fn()
 	}()
+	return nil
 }
 
 // Streams are the caller's ends of an exec or attach. A nil stream is not

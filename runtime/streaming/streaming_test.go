@@ -344,6 +344,12 @@ func TestExec(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("Close did not end the exec")
 		}
+		if _, err := s2.ExecSync(ctx, id, []string{"true"}, 0); !errors.Is(err, streaming.ErrClosed) {
+			t.Errorf("ExecSync after Close: %v, want ErrClosed", err)
+		}
+		if _, err := s2.Exec(ctx, id, []string{"cat"}, streaming.Streams{Stdin: strings.NewReader("x")}); !errors.Is(err, streaming.ErrClosed) {
+			t.Errorf("Exec after Close: %v, want ErrClosed", err)
+		}
 	})
 }
 
