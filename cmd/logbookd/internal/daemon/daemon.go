@@ -142,6 +142,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	onExit(imgs.Close)
 
+	// ── Events, stats and lifecycle metrics (see events.go) ─────────────
+	evs, err := startEvents(cfg, j, store, reg, log)
+	if err != nil {
+		return err
+	}
+	onExit(evs.Close)
+
 	// ── Pod network (CNI; see network.go) ───────────────────────────────
 	podNetwork, err := startNetwork(cfg, log)
 	if err != nil {
@@ -173,6 +180,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		Logger:       log,
 		BuildVersion: o.Version,
 		Projection:   store,
+		Events:       evs.Feed,
+		Stats:        evs.Stats,
 		Network:      podNetwork,
 		Images:       imgs.Service,
 		Capabilities: pods.Capabilities,
@@ -189,7 +198,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	// ctx ending is the start of the shutdown: open streams (event streams,
 	// journal tails) end then, so the graceful stop need not wait for them.
-	g := grpc.NewServer(criserver.ServerOptions(log, criMetrics, ctx)...)
+	g := grpc.NewServer(criserver.ServerOptions(log, metrics.RequestObservers{criMetrics, evs.Metrics}, ctx)...)
 	cri.Register(g)
 	// Every other service registers on the same server, so that it shares
 	// the socket, the interceptors and the limits: the journal's read

@@ -135,7 +135,8 @@ func TestServeAndShutdown(t *testing.T) {
 	for _, want := range []string{
 		`logbook_cri_requests_total{code="OK",method="runtime.v1.RuntimeService/Version"} 1`,
 		"logbook_journal_last_sequence 0",
-		"logbook_journal_subscribers 0",
+		// One subscriber: the lifecycle metrics' own follower.
+		"logbook_journal_subscribers 1",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
