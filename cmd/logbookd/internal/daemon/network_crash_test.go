@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logbook-cri/logbook/runtime/container/containertest"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -94,17 +95,10 @@ func newCrashEnv(t *testing.T) *crashEnv {
 	return e
 }
 
-// reapOrphans collects the exit status of shims re-parented to this
-// process.
-func reapOrphans() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if pid <= 0 || err != nil {
-			return
-		}
-	}
-}
+// reapOrphans collects the exit status of the shims re-parented to this
+// process (and only theirs: children an exec.Cmd waits for are left
+// alone).
+func reapOrphans() { containertest.ReapOrphans() }
 
 // daemonProc is one run of bin/logbookd.
 type daemonProc struct {
