@@ -105,14 +105,22 @@ func New(o Options) (*Manager, error) {
 		attachments: attachmentStore{dir: filepath.Join(o.CacheDir, "attachments")},
 		done:        make(chan struct{}),
 	}
-	m.reload()
+	// Watch first, then load: a change made between the two is then seen
+	// by the watcher rather than lost.
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("network: watch %s: %w", o.ConfDir, err)
 	}
+	for _, dir := range o.BinDirs {
+		// A plugin directory that does not exist is simply not watched:
+		// the search path commonly names a directory that is not there.
+		_ = w.Add(dir)
+	}
+	watching := w.Add(o.ConfDir) == nil
+	m.reload()
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	go m.watch(ctx, w)
+	go m.watch(ctx, w, watching)
 	return m, nil
 }
 
@@ -210,19 +218,13 @@ func pluginTypes(c *netConfig) []string {
 }
 
 // watch reloads the configuration on every change of the configuration
-// directory or of a plugin directory, until ctx ends. While the
+// directory or of a plugin directory (w watches them; watching says
+// whether the configuration directory is among them), until ctx ends. While the
 // configuration directory cannot be watched (missing, or removed while
 // watched) it polls for it instead.
-func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher) {
+func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, watching bool) {
 	defer close(m.done)
 	defer w.Close()
-	for _, dir := range m.opts.BinDirs {
-		// A plugin directory that does not exist is simply not watched:
-		// the search path commonly names a directory or two that is not
-		// there.
-		_ = w.Add(dir)
-	}
-	watching := w.Add(m.opts.ConfDir) == nil
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
 	if watching {
