@@ -9,7 +9,9 @@ import (
 	"syscall"
 
 	"github.com/logbook-cri/logbook/config"
+	"github.com/logbook-cri/logbook/criserver"
 	"github.com/logbook-cri/logbook/network"
+	"github.com/logbook-cri/logbook/runtime/sandbox"
 )
 
 // CrashPointEnv names a fault-injection point for crash tests, read once
@@ -23,6 +25,13 @@ const CrashPointEnv = "LOGBOOK_CRASH_POINT"
 
 // CrashAfterCNIAdd is the crash point between CNI ADD and the journal.
 const CrashAfterCNIAdd = "network-after-add"
+
+// The Manager is both the sandbox aggregate's network hook and the CRI
+// services' view of the network (Status, UpdateRuntimeConfig).
+var (
+	_ sandbox.Network   = (*network.Manager)(nil)
+	_ criserver.Network = (*network.Manager)(nil)
+)
 
 // cniCacheDir is under the root, never libcni's default /var/lib/cni, so
 // two daemons never read each other's results.
