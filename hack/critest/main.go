@@ -34,12 +34,12 @@ import (
 
 type options struct {
 	logbookd, critest, testimages, layout string
-	expected, skips, out                 string
-	focus                                string
-	cniConfDir                           string
-	crictl                               string
-	timeout                              time.Duration
-	keep                                 bool
+	expected, skips, out                  string
+	focus                                 string
+	cniConfDir                            string
+	crictl                                string
+	timeout                               time.Duration
+	keep                                  bool
 }
 
 func main() {
