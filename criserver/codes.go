@@ -9,6 +9,7 @@ import (
 	"github.com/logbook-cri/logbook/image"
 	"github.com/logbook-cri/logbook/journal"
 	"github.com/logbook-cri/logbook/journal/events"
+	"github.com/logbook-cri/logbook/network"
 	"github.com/logbook-cri/logbook/runtime"
 	"github.com/logbook-cri/logbook/runtime/oci"
 	"github.com/logbook-cri/logbook/runtime/streaming"
@@ -73,6 +74,12 @@ func sentinelCodes() []struct {
 		{oci.ErrInvalid, codes.InvalidArgument},
 		{oci.ErrUnsupported, codes.Unimplemented},
 		{oci.ErrBadInput, codes.Internal},
+
+		// network: a pod asking what no plugin can be given; no usable CNI
+		// configuration (Status says why); the daemon shutting down.
+		{network.ErrInvalidPodConfig, codes.InvalidArgument},
+		{network.ErrNotReady, codes.FailedPrecondition},
+		{network.ErrClosed, codes.Unavailable},
 
 		// The streaming server: too many URLs outstanding; shutting down.
 		{streamserver.ErrTooManySessions, codes.ResourceExhausted},
