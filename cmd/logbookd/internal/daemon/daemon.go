@@ -168,7 +168,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// ── Exec, attach, port-forward (see streaming.go) ───────────────────
 	// Closed after the socket stops serving (closers run in reverse):
 	// sessions still open end then.
-	streams, err := startStreaming(cfg, store, nil, log)
+	streams, err := startStreaming(cfg, store, evs.Metrics, log)
 	if err != nil {
 		return err
 	}
