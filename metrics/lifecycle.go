@@ -81,7 +81,7 @@ func NewLifecycle(reg prometheus.Registerer) (*Lifecycle, error) {
 		}),
 		execCuts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "exec_sync", Name: "output_truncated_total",
-			Help: "ExecSync outputs cut at the 16 MiB cap, by stream (stdout, stderr).",
+			Help: "ExecSync outputs cut to fit the kubelet's 16 MiB response limit (both streams share it), by stream (stdout, stderr).",
 		}, []string{"stream"}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "event_stream", Name: "subscribers",
