@@ -701,3 +701,31 @@ func TestRecoveryStartedWhileAway(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 }
+
+// TestCleanLeaksCgroups: the leak scan removes a cgroup named after an ID
+// this daemon's journal has seen, and leaves alone one it has not (another
+// daemon's, sharing the hierarchy).
+func TestCleanLeaksCgroups(t *testing.T) {
+	e := containertest.New(t)
+	ctx := context.Background()
+	sb := e.RunPod(e.PodConfig("cg"))
+	gone := e.Create(sb, e.ContainerConfig("c", "true"))
+	if err := e.Containers.RemoveContainer(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	foreign := runtime.NewID()
+	dir := func(id string) string { return filepath.Join("/sys/fs/cgroup/pids", containertest.CgroupParent, id) }
+	for _, id := range []string{gone, foreign} {
+		if err := os.Mkdir(dir(id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.Remove(dir(foreign)) })
+	e.Restart()
+	if _, err := os.Stat(dir(gone)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the leaked cgroup of %s is still there: %v", gone, err)
+	}
+	if _, err := os.Stat(dir(foreign)); err != nil {
+		t.Errorf("a foreign cgroup was removed: %v", err)
+	}
+}

@@ -202,7 +202,11 @@ func (s *Service) CleanLeaks(ctx context.Context) error {
 		}
 	}
 	if s.cfg.Host.CgroupDriver != oci.Systemd {
-		errs = append(errs, s.cleanCgroups(leaked))
+		// The cgroup hierarchy is the node's, shared with other daemons
+		// (the default parent too): only IDs this journal has seen are
+		// this daemon's to remove. Every object is journaled before its
+		// first side effect, so a leak's ID is always known.
+		errs = append(errs, s.cleanCgroups(func(id string) bool { return leaked(id) && s.cfg.Projection.IDUsed(id) }))
 	}
 	return errors.Join(errs...)
 }

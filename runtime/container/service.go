@@ -34,6 +34,8 @@ type Projection interface {
 	ListSandboxes(f *runtimeapi.PodSandboxFilter) []*projector.Sandbox
 	ListContainers(f *runtimeapi.ContainerFilter) []*projector.Container
 	Creating() ([]*projector.Sandbox, []*projector.Container)
+	// IDUsed: the journal has seen this sandbox or container ID.
+	IDUsed(id string) bool
 }
 
 var _ Projection = (*projector.Store)(nil)
