@@ -51,6 +51,7 @@ func (s *Service) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		return "", fmt.Errorf("%w: %w %q (this runtime has \"\" and \"runc\")", runtime.ErrNotFound, ErrUnknownHandler, handler)
 	}
 	id := runtime.NewID()
+	st := &steps{start: time.Now()}
 	unlock, err := s.cfg.Locks.Lock(ctx, id)
 	if err != nil {
 		return "", err
@@ -75,13 +76,15 @@ func (s *Service) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		s.cfg.Names.Release(name, id)
 		return "", err
 	}
+	st.mark("validate+intent")
 
 	u := &undo{log: s.log, id: id}
-	ready, sh, err := s.create(ctx, p, u)
+	ready, sh, err := s.create(ctx, p, u, st)
 	if err == nil {
 		if err = s.settle(ctx, id, ready); err != nil {
 			err = fmt.Errorf("journal sandbox.ready: %w", err)
 		}
+		st.mark("ready")
 	}
 	if err != nil {
 		u.run()
@@ -92,7 +95,32 @@ func (s *Service) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		return "", fmt.Errorf("run pod sandbox %s: %w", name, err)
 	}
 	s.monitor(id, sh)
+	s.log.Debug("pod sandbox ready", append([]any{"sandbox", id}, st.attrs()...)...)
 	return id, nil
+}
+
+// steps times the phases of an operation for its debug log line.
+type steps struct {
+	start, last time.Time
+	names       []string
+	took        []time.Duration
+}
+
+func (s *steps) mark(name string) {
+	now := time.Now()
+	if s.last.IsZero() {
+		s.last = s.start
+	}
+	s.names, s.took = append(s.names, name), append(s.took, now.Sub(s.last))
+	s.last = now
+}
+
+func (s *steps) attrs() []any {
+	out := []any{"total", time.Since(s.start)}
+	for i, n := range s.names {
+		out = append(out, n, s.took[i])
+	}
+	return out
 }
 
 func validHandler(h string) bool {
@@ -187,7 +215,7 @@ func cgroupParent(h oci.Host, requested string) string {
 // create performs the side effects of RunPodSandbox, pushing the undo of
 // each on u as it succeeds. It returns what sandbox.ready records and the
 // infra's shim.
-func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.SandboxReady, *runc.Shim, error) {
+func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *events.SandboxReady, _ *runc.Shim, err error) {
 	l, id := s.cfg.Layout, p.id
 	// Rollback steps run even when ctx has ended, bounded on their own.
 	later := func() (context.Context, context.CancelFunc) {
@@ -209,27 +237,51 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.Sandbox
 		}
 		u.push(func() error { return runtime.Unmount(p.shm) })
 	}
+	st.mark("dir+shm")
 
-	var network *events.SandboxNetwork
+	// The network is set up while the infra process is created: CNI needs
+	// only the namespace, the infra only enters it. awaitNetwork joins the
+	// setup (on every way out, so the goroutine never outlives create) and
+	// pushes its undo once it succeeded.
+	var (
+		network *events.SandboxNetwork
+		netDone chan error
+	)
+	awaitNetwork := func() error {
+		if netDone == nil {
+			return nil
+		}
+		nerr := <-netDone
+		netDone = nil
+		if nerr != nil {
+			return fmt.Errorf("set up the pod network: %w", nerr)
+		}
+		u.push(func() error {
+			ctx, cancel := later()
+			defer cancel()
+			return s.cfg.Network.Teardown(ctx, id, p.netns, p.cfg, network)
+		})
+		return nil
+	}
+	defer func() {
+		if nerr := awaitNetwork(); nerr != nil && err == nil {
+			err = nerr
+		}
+	}()
 	if p.netns != "" {
 		if err := createNetNS(p.netns); err != nil {
 			return nil, nil, err
 		}
 		u.push(func() error { return removeNetNS(p.netns) })
+		st.mark("netns")
 		if s.cfg.Network != nil {
-			var err error
-			if network, err = s.cfg.Network.Setup(ctx, id, p.netns, p.cfg); err != nil {
-				return nil, nil, fmt.Errorf("set up the pod network: %w", err)
-			}
-			u.push(func() error {
-				ctx, cancel := later()
-				defer cancel()
-				return s.cfg.Network.Teardown(ctx, id, p.netns, p.cfg, network)
-			})
+			netDone = make(chan error, 1)
+			go func() {
+				var nerr error
+				network, nerr = s.cfg.Network.Setup(ctx, id, p.netns, p.cfg)
+				netDone <- nerr
+			}()
 		}
-	}
-	if err := s.writeFiles(p, network.GetIp()); err != nil {
-		return nil, nil, err
 	}
 
 	bundle := l.Bundle(id)
@@ -257,10 +309,12 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.Sandbox
 	}
 	stateDir := l.ShimDir(id)
 	u.push(func() error { return removeAll(stateDir) })
+	st.mark("spec")
 	sh, err := s.cfg.Runc.Create(ctx, runc.CreateOptions{ID: id, Bundle: bundle, StateDir: stateDir})
 	if err != nil {
 		return nil, nil, fmt.Errorf("create the infra process: %w", err)
 	}
+	st.mark("shim+create")
 	u.push(func() error {
 		ctx, cancel := later()
 		defer cancel()
@@ -273,6 +327,14 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.Sandbox
 	})
 	if err := s.cfg.Runc.Start(ctx, id); err != nil {
 		return nil, nil, fmt.Errorf("start the infra process: %w", err)
+	}
+	st.mark("start")
+	if err := awaitNetwork(); err != nil {
+		return nil, nil, err
+	}
+	st.mark("network")
+	if err := s.writeFiles(p, network.GetIp()); err != nil {
+		return nil, nil, err
 	}
 	return &events.SandboxReady{Pid: uint32(sh.InitPid()), Network: network}, sh, nil
 }
