@@ -37,15 +37,38 @@ func (s *RuntimeService) GetContainerEvents(req *runtimeapi.GetEventsRequest, st
 	if err := stream.SendHeader(metadata.Pairs(LastSeqHeader, strconv.FormatUint(sub.Position(), 10))); err != nil {
 		return err
 	}
+	// The sends run on a goroutine of their own. A client that stops
+	// reading fills its flow-control window, and then gRPC's Send blocks
+	// until the stream itself ends: it does not notice the call's context
+	// (the daemon's shutdown) ending. So this handler only ever waits on
+	// the subscription, the sender and the context, and returns as soon
+	// as the context ends; returning ends the stream, which makes a
+	// blocked Send return, so the sender ends with the call. At most one
+	// record's messages wait for it: the channel is unbuffered.
+	batches := make(chan []*runtimeapi.ContainerEventResponse)
+	failed := make(chan error, 1)
+	go func() {
+		for msgs := range batches {
+			for _, m := range msgs {
+				if err := stream.Send(m); err != nil {
+					failed <- err
+					return
+				}
+			}
+		}
+	}()
+	defer close(batches)
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil {
 			return err
 		}
-		for _, m := range ev.Messages {
-			if err := stream.Send(m); err != nil {
-				return err
-			}
+		select {
+		case batches <- ev.Messages:
+		case err := <-failed:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +30,16 @@ type eventsEnv struct {
 	store  *projector.Store
 	client runtimeapi.RuntimeServiceClient
 	conn   *grpc.ClientConn
+	subs   subscriptions
 }
+
+// subscriptions counts the subscriptions the server has open: one from
+// Subscribe or Resume until the handler closes it on its way out.
+type subscriptions struct{ open atomic.Int64 }
+
+func (s *subscriptions) Subscribed()          { s.open.Add(1) }
+func (s *subscriptions) Delivered(int, int64) {}
+func (s *subscriptions) Unsubscribed(int)     { s.open.Add(-1) }
 
 func newEventsEnv(t *testing.T, enabled bool, shutdown context.Context) *eventsEnv {
 	t.Helper()
@@ -41,7 +51,8 @@ func newEventsEnv(t *testing.T, enabled bool, shutdown context.Context) *eventsE
 	e.j = j
 	cfg := testConfig(t)
 	cfg.EnablePodEvents = enabled
-	c, conn := serveWith(t, Deps{Config: cfg, Projection: e.store, Events: eventstream.Feed{Journal: j, Live: e.store}},
+	feed := eventstream.Feed{Journal: j, Live: e.store, Options: eventstream.Options{Metrics: &e.subs}}
+	c, conn := serveWith(t, Deps{Config: cfg, Projection: e.store, Events: feed},
 		discard(), nil, shutdown, nil)
 	t.Cleanup(func() { j.Close() }) // after the server stopped (cleanups run last first)
 	e.client, e.conn = c.runtime, conn
@@ -350,4 +361,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// TestGetContainerEventsStalledClientAtShutdown: a client that stopped
+// reading with its flow-control window full (the server's Send is
+// blocked) does not hold up the shutdown: its stream ends, and its
+// subscription is closed, as soon as shutdown begins.
+func TestGetContainerEventsStalledClientAtShutdown(t *testing.T) {
+	shutdown, begin := context.WithCancel(context.Background())
+	defer begin()
+	e := newEventsEnv(t, true, shutdown)
+	e.open(t, context.Background(), nil) // never read
+	reader, _ := e.open(t, context.Background(), nil)
+	const pods = 400
+	type result struct {
+		got []received
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		got, err := recv(reader, pods*4)
+		done <- result{got, err}
+	}()
+	for i := range pods {
+		e.pod(t, "p"+strconv.Itoa(i))
+	}
+	if r := <-done; r.err != nil {
+		t.Fatal(r.err)
+	}
+	// The stalled stream's server side is now blocked in Send, far
+	// behind: its cursor lags.
+	st := e.j.Stats()
+	if len(st.Cursors) != 2 || min(st.Cursors[0], st.Cursors[1]) > st.Last {
+		t.Fatalf("cursors %v at %d: the stalled stream is not behind", st.Cursors, st.Last)
+	}
+	begin()
+	waitFor(t, "every handler returned at shutdown", func() bool { return e.subs.open.Load() == 0 })
 }
