@@ -16,7 +16,9 @@
 // late the subscriber reads it. A stalled client costs its position and
 // nothing else: the appenders and the other subscribers never wait for it,
 // and when it reads again its cursor catches up from disk, in order,
-// without a gap (the retention policy never compacts past an open cursor).
+// without a gap (the retention policy never compacts past an open cursor:
+// the price of a client stalled longer than the retention window is that
+// the journal keeps its records on disk while it stays connected).
 //
 // The private state starts as a Clone of the live store (Subscribe: events
 // from now on) or as projector.Load at the client's last seen position
