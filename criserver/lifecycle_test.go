@@ -64,7 +64,7 @@ func (f *fakeLifecycle) RuntimeSpec(id string) (json.RawMessage, bool) {
 
 // podStore is a projection holding one ready pod ("aaaa1111") with two
 // containers, and nContainers more in a second pod.
-func podStore(t *testing.T, nContainers int) *projector.Store {
+func podStore(t testing.TB, nContainers int) *projector.Store {
 	t.Helper()
 	st := projector.NewStore(nil, nil)
 	var seq uint64
