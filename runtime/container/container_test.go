@@ -149,6 +149,9 @@ func TestLifecycle(t *testing.T) {
 	if _, err := e.Runc.State(ctx, id); err == nil {
 		t.Error("runc still knows the exited container")
 	}
+	if ok, _ := runtime.Mounted(e.Layout.Rootfs(id)); ok {
+		t.Error("the exited container's rootfs is still mounted")
+	}
 
 	if err := e.Containers.RemoveContainer(ctx, id); err != nil {
 		t.Fatal(err)

@@ -55,7 +55,9 @@
 // container.exited with the shim's exit status and time and the reason
 // (OOMKilled when the counter, or the OOM watcher, saw a kill; Completed
 // for 0; Error otherwise), then has runc delete the container, which
-// removes the cgroup. The OOM watcher (package oom, one goroutine for all
+// removes the cgroup, and unmounts its rootfs (the writable layer stays
+// until removal): a node with many exited containers carries no mount for
+// each, which every new container's mount namespace would copy. The OOM watcher (package oom, one goroutine for all
 // containers) journals container.oom as kills happen.
 //
 // # Locks, and who journals what

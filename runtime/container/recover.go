@@ -37,7 +37,8 @@ const RollbackReason = "rolled back at start-up: logbookd stopped during CreateC
 //     recorded (code and time), or, when no record survived (a reboot, a
 //     killed shim), exit code 255 and reason Unknown; either way with the
 //     OOM verdict read from its cgroup before runc deletes it;
-//   - an Exited container that runc still knows is deleted from runc;
+//   - an Exited container that runc still knows is deleted from runc, and
+//     its rootfs unmounted;
 //   - the names of live containers are reserved again.
 func (s *Service) Recover(ctx context.Context) error {
 	var errs []error
@@ -58,6 +59,7 @@ func (s *Service) Recover(ctx context.Context) error {
 			if err := s.cfg.Runc.Delete(ctx, c.ID, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
 				errs = append(errs, err)
 			}
+			errs = append(errs, runtime.Unmount(s.cfg.Layout.Rootfs(c.ID)))
 		}
 	}
 	return errors.Join(errs...)

@@ -280,6 +280,13 @@ func (s *Service) finish(w *watch, e exitInfo) {
 	if err := s.cfg.Runc.Delete(ctx, w.id, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
 		s.log.Warn("delete an exited container from runc", "container", w.id, "err", err)
 	}
+	// An exited container never runs again: its rootfs is unmounted now
+	// (the writable layer stays until removal), so the node does not carry
+	// a mount per exited container, which every later container's mount
+	// namespace would copy.
+	if err := runtime.Unmount(s.cfg.Layout.Rootfs(w.id)); err != nil {
+		s.log.Warn("unmount an exited container's rootfs", "container", w.id, "err", err)
+	}
 	if s.oom != nil {
 		s.oom.Remove(w.id)
 	}
