@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/mountinfo"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -461,5 +462,40 @@ func waitState(t *testing.T, e *containertest.Env, id string, want projector.San
 			t.Fatalf("sandbox %s: want %s, have %+v", id, want, sb)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSandboxImage: with a pod-sandbox-image, the infra runs that image's
+// command on an overlay of its layers, pulled when absent; the pod works
+// as with the built-in pause, and its removal leaves nothing.
+func TestSandboxImage(t *testing.T) {
+	const ref = "test.logbook.invalid/infra:1"
+	e := containertest.New(t, containertest.WithSandboxImage(ref))
+	e.Push(ref, func(c *v1.Config) { c.Entrypoint, c.Cmd = []string{"sleep"}, []string{"100000"} })
+	if _, ok := e.Store.Image(ref); ok {
+		t.Fatal("the image is present before the first pod")
+	}
+	ctx := context.Background()
+	id := e.RunPod(e.PodConfig("img"))
+	if _, ok := e.Store.Image(ref); !ok {
+		t.Error("the pod-sandbox-image was not pulled")
+	}
+	sb, _ := e.Store.Sandbox(id)
+	cmdline, _ := os.ReadFile("/proc/" + itoa(sb.Pid) + "/cmdline")
+	if string(cmdline) != "sleep\x00100000\x00" {
+		t.Errorf("infra runs %q", cmdline)
+	}
+	if ok, _ := runtime.Mounted(e.Layout.Rootfs(id)); !ok {
+		t.Error("the infra's rootfs is not mounted")
+	}
+	c := e.Create(id, e.ContainerConfig("c", "sleep", "1000"))
+	e.Start(c)
+	if err := e.Sandboxes.RemovePodSandbox(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{e.Layout.Rootfs(id), e.Layout.ContainerDir(id)} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left: %v", p, err)
+		}
 	}
 }

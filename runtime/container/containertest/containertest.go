@@ -254,9 +254,11 @@ type Env struct {
 	Runc     *runc.Runc
 	Images   *image.Store
 	// Network is handed to the sandbox aggregate (nil: loopback only).
-	Network    sandbox.Network
-	Sandboxes  *sandbox.Service
-	Containers *container.Service
+	Network sandbox.Network
+	// SandboxImage is the pod-sandbox-image ("": the built-in pause).
+	SandboxImage string
+	Sandboxes    *sandbox.Service
+	Containers   *container.Service
 
 	// ImageID is the busybox image's ID.
 	ImageID string
@@ -302,6 +304,10 @@ type Option func(*Env)
 
 // WithNetwork gives the sandbox aggregate a network hook.
 func WithNetwork(n sandbox.Network) Option { return func(e *Env) { e.Network = n } }
+
+// WithSandboxImage runs pods' infra from an image (the daemon's
+// pod-sandbox-image), pulled through Env.Pull when absent.
+func WithSandboxImage(ref string) Option { return func(e *Env) { e.SandboxImage = ref } }
 
 type testWriter struct{ t testing.TB }
 
@@ -351,6 +357,7 @@ func (e *Env) open() {
 	if e.Sandboxes, err = sandbox.New(sandbox.Config{
 		Layout: e.Layout, Projection: store, Recorder: e.Recorder, Locks: e.Locks, Names: e.Names,
 		Runc: e.Runc, Host: e.Host, PauseBinary: PauseBinary(), Network: e.Network,
+		SandboxImage: e.SandboxImage, Images: e.Images, Puller: puller{e},
 		Containers: e.Containers, Logger: e.Log,
 	}); err != nil {
 		t.Fatal(err)
@@ -463,10 +470,23 @@ func (e *Env) CheckNoLeaks() {
 	}
 }
 
+// puller pulls a pod-sandbox-image for the sandbox aggregate.
+type puller struct{ e *Env }
+
+func (p puller) PullImage(ctx context.Context, ref string) (string, error) { return p.e.Pull(ref), nil }
+
 // pushAndPull puts an image with the busybox layer (and the given config
 // changes) in the registry as ref, pulls it into the store, and journals
 // it as the image aggregate would; it returns the image ID.
 func (e *Env) pushAndPull(ref string, edit func(*v1.Config)) string {
+	e.T.Helper()
+	e.Push(ref, edit)
+	return e.Pull(ref)
+}
+
+// Push puts an image with the busybox layer (and the given config changes)
+// in the registry as ref, without pulling it.
+func (e *Env) Push(ref string, edit func(*v1.Config)) {
 	t := e.T
 	t.Helper()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerTar)), nil })
@@ -500,7 +520,6 @@ func (e *Env) pushAndPull(ref string, edit func(*v1.Config)) string {
 	if err := remote.Write(dst, img); err != nil {
 		t.Fatal(err)
 	}
-	return e.Pull(ref)
 }
 
 // Pull pulls ref into the store and journals image.pulled and its names.
