@@ -161,3 +161,34 @@ func benchDelivery(b *testing.B, pods, readers int, stalled bool, pace time.Dura
 	b.ReportMetric(pct(appendLat, 0.99), "append-p99-ms")
 	b.ReportMetric(float64(appended.Load())/appendTook.Seconds(), "records/s")
 }
+
+// BenchmarkNext is what one subscriber costs the daemon per record: the
+// read from the ring, the decode, the fold into its private state and the
+// CRI messages with every status of the pod, over a churn of pods.
+func BenchmarkNext(b *testing.B) {
+	e := newEnv(b, journal.Options{RingSize: 1 << 16})
+	c := newChurn(b, 4)
+	var recs []journal.Record
+	for len(recs) < 20000 {
+		recs = append(recs, c.step()...)
+	}
+	// The last record yields messages, so the reading loop below ends.
+	recs = append(recs, podLife(b, "last", "last-c")...)
+	if _, err := e.j.Append(context.Background(), recs...); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		s, err := Resume(context.Background(), e.j, 0, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for s.Position() < uint64(len(recs)) {
+			if _, err := s.Next(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+}
