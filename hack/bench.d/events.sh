@@ -33,6 +33,10 @@ echo "-- journal + subscriptions, synthetic records (BenchmarkDelivery)"
 go test -run '^$' -bench 'BenchmarkDelivery' -benchtime "${EVENT_BENCH_LIVES:-2000}x" -count "${EVENT_BENCH_COUNT:-1}" ./projector/eventstream/ 2>&1 |
 	tee -a "$log" | grep -E '^(Benchmark|ok|FAIL|PASS)' || status=1
 
+echo "-- what one subscriber costs per record: read, decode, private fold, CRI messages (BenchmarkNext)"
+go test -run '^$' -bench 'BenchmarkNext' -benchtime 5x ./projector/eventstream/ 2>&1 |
+	tee -a "$log" | grep -E '^(Benchmark|FAIL)' || status=1
+
 echo "-- real logbookd, runc containers, clients over the socket (hack/eventbench)"
 if [ ! -x bin/logbookd ] || [ ! -x bin/logbook-shim ] || [ ! -x bin/testimages ]; then
 	echo "skipped: bin/logbookd, bin/logbook-shim and bin/testimages are needed (make build tools)"
