@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -25,10 +27,19 @@ import (
 // statuses say OOMKilled (after a restart, through a resumed stream).
 
 // oomConfig is critest's OOM container: dd allocating 20 MiB blocks under
-// a 15 MiB limit, swap included, after delay seconds.
-func oomConfig(name string, delay int) *runtimeapi.ContainerConfig {
-	c := containerConfig(name, "sh", "-c", fmt.Sprintf("sleep %d; dd if=/dev/zero of=/dev/null bs=20M", delay))
+// a 15 MiB limit, swap included. With a trigger directory (bind-mounted at
+// /trigger), it first waits for the file "go" to appear there, so the test
+// decides when the OOM happens.
+func oomConfig(name, trigger string) *runtimeapi.ContainerConfig {
+	script := "dd if=/dev/zero of=/dev/null bs=20M"
+	if trigger != "" {
+		script = "while [ ! -e /trigger/go ]; do sleep 0.1; done; " + script
+	}
+	c := containerConfig(name, "sh", "-c", script)
 	c.Linux.Resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 15 << 20, MemorySwapLimitInBytes: 15 << 20}
+	if trigger != "" {
+		c.Mounts = []*runtimeapi.Mount{{HostPath: trigger, ContainerPath: "/trigger", Readonly: true}}
+	}
 	return c
 }
 
@@ -118,7 +129,7 @@ func TestOOMKilled(t *testing.T) {
 	defer cancel()
 	events, _ := eventsFrom(t, ctx, e.d, nil)
 	podID, pod := oomPod(t, e, "oom")
-	c, err := e.d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: oomConfig("hog", 0), SandboxConfig: pod})
+	c, err := e.d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: oomConfig("hog", ""), SandboxConfig: pod})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,9 +157,13 @@ func TestOOMKilledWhileDaemonDown(t *testing.T) {
 	defer cancel()
 	events, last := eventsFrom(t, ctx, e.d, nil)
 	podID, pod := oomPod(t, e, "oomdown")
-	// The allocation starts a few seconds after the start: the daemon is
-	// killed before it.
-	c, err := e.d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: oomConfig("hog", 4), SandboxConfig: pod})
+	// The allocation starts when the test says so: after the daemon is
+	// killed.
+	trigger := filepath.Join(e.dir, "trigger")
+	if err := os.MkdirAll(trigger, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: oomConfig("hog", trigger), SandboxConfig: pod})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +175,7 @@ func TestOOMKilledWhileDaemonDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.GetStatus().GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING {
-		t.Fatalf("before the kill: %v (the OOM came too early for this test)", st.GetStatus().GetState())
+		t.Fatalf("before the kill: %v", st.GetStatus().GetState())
 	}
 	var info struct{ Pid int }
 	if err := json.Unmarshal([]byte(st.GetInfo()["info"]), &info); err != nil || info.Pid == 0 {
@@ -184,6 +199,9 @@ func TestOOMKilledWhileDaemonDown(t *testing.T) {
 
 	e.kill()
 	// The OOM killer ends the container while no daemon runs.
+	if err := os.WriteFile(filepath.Join(trigger, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	poll(t, "the container's end while the daemon is down", 60*time.Second, func() error {
 		if err := syscall.Kill(info.Pid, 0); errors.Is(err, syscall.ESRCH) {
 			return nil
