@@ -481,9 +481,17 @@ func TestSandboxImage(t *testing.T) {
 		t.Error("the pod-sandbox-image was not pulled")
 	}
 	sb, _ := e.Store.Sandbox(id)
-	cmdline, _ := os.ReadFile("/proc/" + itoa(sb.Pid) + "/cmdline")
-	if string(cmdline) != "sleep\x00100000\x00" {
-		t.Errorf("infra runs %q", cmdline)
+	// runc start returns once the init is released; its exec follows.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cmdline, _ := os.ReadFile("/proc/" + itoa(sb.Pid) + "/cmdline")
+		if string(cmdline) == "sleep\x00100000\x00" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("infra runs %q", cmdline)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if ok, _ := runtime.Mounted(e.Layout.Rootfs(id)); !ok {
 		t.Error("the infra's rootfs is not mounted")
