@@ -36,6 +36,19 @@
 // Stop), stops the metrics endpoint, closes the journal, releases the locks,
 // and makes sure the socket file is gone.
 //
+// # Pods and containers
+//
+// lifecycle.go detects the host once (cgroup layout and driver, refusing
+// "systemd-cgroup" without systemd; the oom_score_adj clamp where the
+// kernel refuses negative values; the capabilities the daemon itself
+// holds; recursive read-only mounts), builds runc with logbook-shim and
+// the pause binary found next to logbookd (or in PATH), then the container
+// and sandbox aggregates, and recovers them before the socket serves:
+// containers first, sandboxes next, then the leak scan. Shutdown stops
+// only their monitors: containers and infra processes run on, and the
+// next daemon finds them again. A daemon whose shim or pause binary is
+// missing serves everything else and says why pod RPCs are Unimplemented.
+//
 // Every gRPC service shares the one server on the CRI socket, its limits and
 // its interceptors: the CRI services and the journal's read service
 // (journal/remote), through which `logbook journal ...` reads a running
