@@ -334,10 +334,14 @@ func (e *env) verify(m *model) {
 		t.Fatal(err)
 	}
 	listed := map[string]bool{}
-	live := map[string]bool{}
+	live := map[string]bool{}    // journal objects: their files may stay
+	running := map[string]bool{} // created, running, ready: processes and cgroups too
 	for _, c := range ctrs.GetContainers() {
 		listed[c.GetId()] = true
 		live[c.GetId()] = true
+		if c.GetState() != runtimeapi.ContainerState_CONTAINER_EXITED {
+			running[c.GetId()] = true
+		}
 		st, err := e.d.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.GetId()})
 		if err != nil {
 			t.Errorf("status of %s: %v", c.GetId(), err)
@@ -389,6 +393,9 @@ func (e *env) verify(m *model) {
 	podListed := map[string]bool{}
 	for _, p := range pods.GetItems() {
 		live[p.GetId()] = true
+		if p.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY {
+			running[p.GetId()] = true
+		}
 		podListed[p.GetId()] = true
 		// A pod made by a RunPodSandbox the crash cut is adopted.
 		m.pods[p.GetId()] = p.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY
@@ -400,12 +407,37 @@ func (e *env) verify(m *model) {
 	}
 	// Nothing of anything else. Exited containers keep their files until
 	// removed; runc forgets them as the check above waited for.
-	poll(t, "no leaks", 10*time.Second, func() error { return e.leaks(live) })
+	poll(t, "no leaks", 10*time.Second, func() error { return e.leaks(live, running) })
 }
 
-// leaks is checkClean as an error, for polling.
-func (e *env) leaks(live map[string]bool) error {
+// leaks is checkClean as an error, for polling: files of objects not in
+// live, and processes (shims) or cgroups of objects not in running.
+func (e *env) leaks(live, running map[string]bool) error {
 	var found []string
+	for _, ctrl := range []string{"memory", "pids", "freezer"} {
+		for _, id := range listDir(filepath.Join("/sys/fs/cgroup", ctrl, "logbook")) {
+			if len(id) == 64 && !running[id] && e.ours(id) {
+				found = append(found, "cgroup:"+ctrl+"/"+id)
+			}
+		}
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, p := range ents {
+		cmdline, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(cmdline, []byte(e.state+"/shims/")) {
+			continue
+		}
+		stat, _ := os.ReadFile("/proc/" + p.Name() + "/stat")
+		if f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:]); len(f) > 0 && string(f[0]) == "Z" {
+			continue
+		}
+		args := bytes.Split(cmdline, []byte{0})
+		for i := range args {
+			if string(args[i]) == "-id" && i+1 < len(args) && !running[string(args[i+1])] {
+				found = append(found, "shim:"+string(args[i+1]))
+			}
+		}
+	}
 	for _, d := range []string{filepath.Join(e.state, "shims"), filepath.Join(e.state, "bundles"),
 		filepath.Join(e.state, "netns"), filepath.Join(e.state, "sandboxes"), filepath.Join(e.root, "containers")} {
 		for _, id := range listDir(d) {
