@@ -27,6 +27,9 @@ type CreateOptions struct {
 	Stdin     bool // give the container a stdin (attach can write to it)
 	StdinOnce bool // close that stdin when the first attach's stdin ends
 	Terminal  bool // run on a terminal; the spec's process.terminal must agree
+	// Start runs the container at once (runc run --detach): Create then
+	// returns a running container, and Start is not called.
+	Start bool
 }
 
 // Create launches a shim that creates the container with runc create, and
@@ -44,7 +47,7 @@ func (r *Runc) Create(ctx context.Context, o CreateOptions) (*Shim, error) {
 		ID: o.ID, Bundle: o.Bundle, StateDir: o.StateDir,
 		Runc: r.binary, RuncRoot: r.root, SystemdCgroup: r.systemdCgroup,
 		LogPath: o.LogPath, Stdin: o.Stdin, StdinOnce: o.StdinOnce, Terminal: o.Terminal,
-		ReadyFD: 3,
+		Start: o.Start, ReadyFD: 3,
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)

@@ -37,9 +37,10 @@
 //	           duplicate is ErrAlreadyExists
 //	journal    sandbox.creating: config, handler, created_at, the netns path
 //	           and the cgroup parent — all recovery needs to undo it
-//	act        dir and /etc files; /dev/shm tmpfs; netns + lo up; the
-//	           network hook (CNI; nil: loopback only); bundle; shim + runc
-//	           create; runc start
+//	act        dir; /dev/shm tmpfs; netns + lo up; the network hook
+//	           (CNI; nil: loopback only), run while the infra is made;
+//	           bundle; shim + runc run --detach (create and start in one
+//	           runc); /etc files with the pod's IP
 //	journal    sandbox.ready: infra pid and the network result
 //
 // Nothing is journaled for a request refused in validation. Once the

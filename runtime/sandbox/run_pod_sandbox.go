@@ -310,11 +310,13 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 	stateDir := l.ShimDir(id)
 	u.push(func() error { return removeAll(stateDir) })
 	st.mark("spec")
-	sh, err := s.cfg.Runc.Create(ctx, runc.CreateOptions{ID: id, Bundle: bundle, StateDir: stateDir})
+	// Created and started by one runc run: nothing waits between the two
+	// for an infra process.
+	sh, err := s.cfg.Runc.Create(ctx, runc.CreateOptions{ID: id, Bundle: bundle, StateDir: stateDir, Start: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("create the infra process: %w", err)
+		return nil, nil, fmt.Errorf("run the infra process: %w", err)
 	}
-	st.mark("shim+create")
+	st.mark("shim+run")
 	u.push(func() error {
 		ctx, cancel := later()
 		defer cancel()
@@ -325,10 +327,6 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 		}
 		return err
 	})
-	if err := s.cfg.Runc.Start(ctx, id); err != nil {
-		return nil, nil, fmt.Errorf("start the infra process: %w", err)
-	}
-	st.mark("start")
 	if err := awaitNetwork(); err != nil {
 		return nil, nil, err
 	}

@@ -24,6 +24,11 @@ type Config struct {
 	Stdin     bool   // the container gets a stdin pipe (else /dev/null)
 	StdinOnce bool   // close the container's stdin when the first attached stdin ends
 	Terminal  bool   // the container runs on a pty (process.terminal in the spec)
+	// Start runs the container at once (runc run --detach) instead of
+	// leaving it created (runc create): one runc process instead of a
+	// create and a start, for containers nobody starts separately (a
+	// pod's infra process).
+	Start bool
 
 	// ReadyFD is the inherited descriptor on which the shim reports
 	// readiness (a Ready record) and which it then closes; 0 means none.
@@ -54,6 +59,9 @@ func (c Config) Args() []string {
 	if c.Terminal {
 		a = append(a, "-tty")
 	}
+	if c.Start {
+		a = append(a, "-start")
+	}
 	if c.ReadyFD != 0 {
 		a = append(a, "-ready-fd", strconv.Itoa(c.ReadyFD))
 	}
@@ -75,6 +83,7 @@ func ParseArgs(args []string) (Config, error) {
 	fs.BoolVar(&c.Stdin, "stdin", false, "give the container a stdin pipe")
 	fs.BoolVar(&c.StdinOnce, "stdin-once", false, "close stdin after the first attach")
 	fs.BoolVar(&c.Terminal, "tty", false, "run the container on a terminal")
+	fs.BoolVar(&c.Start, "start", false, "start the container at once (runc run --detach)")
 	fs.IntVar(&c.ReadyFD, "ready-fd", 0, "descriptor to report readiness on")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("%w: %v", ErrBadConfig, err)

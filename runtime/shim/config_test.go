@@ -9,7 +9,7 @@ import (
 func validConfig() Config {
 	return Config{
 		ID: "abc", Bundle: "/b", StateDir: "/s", Runc: "/usr/sbin/runc", RuncRoot: "/run/logbook/runc",
-		SystemdCgroup: true, LogPath: "/var/log/pods/x/0.log", Stdin: true, StdinOnce: true, Terminal: true, ReadyFD: 3,
+		SystemdCgroup: true, LogPath: "/var/log/pods/x/0.log", Stdin: true, StdinOnce: true, Terminal: true, Start: true, ReadyFD: 3,
 	}
 }
 

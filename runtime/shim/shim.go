@@ -189,7 +189,12 @@ func create(cfg Config, log Logger) (_ *created, err error) {
 	if cfg.SystemdCgroup {
 		args = append(args, "--systemd-cgroup")
 	}
-	args = append(args, "create", "--bundle", cfg.Bundle, "--pid-file", filepath.Join(cfg.StateDir, InitPidFileName))
+	if cfg.Start {
+		args = append(args, "run", "--detach")
+	} else {
+		args = append(args, "create")
+	}
+	args = append(args, "--bundle", cfg.Bundle, "--pid-file", filepath.Join(cfg.StateDir, InitPidFileName))
 	cmd := exec.Command(cfg.Runc)
 
 	var console chan consoleResult
