@@ -65,10 +65,12 @@ func (s *Service) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		return "", err
 	}
 	defer unlock()
+	start := time.Now()
 	p, err := s.plan(id, sb, cfg, img)
 	if err != nil {
 		return "", err
 	}
+	planned := time.Now()
 	name := runtime.ContainerName(sb.Config.GetMetadata(), cfg.GetMetadata())
 	if err := s.cfg.Names.Reserve(name, id); err != nil {
 		return "", fmt.Errorf("container %s: %w", name, err)
@@ -82,8 +84,10 @@ func (s *Service) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		return "", err
 	}
 
+	intent := time.Now()
 	u := &undo{log: s.log, id: id}
 	created, w, err := s.create(ctx, p, u)
+	made := time.Now()
 	if err == nil {
 		if err = s.settle(ctx, sb.ID, id, created); err != nil {
 			err = fmt.Errorf("journal container.created: %w", err)
@@ -98,6 +102,8 @@ func (s *Service) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
 	s.monitor(w)
+	s.log.Debug("container created", "container", id, "total", time.Since(start), "plan", planned.Sub(start),
+		"intent", intent.Sub(planned), "create", made.Sub(intent), "created", time.Since(made))
 	return id, nil
 }
 
