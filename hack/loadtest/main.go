@@ -118,6 +118,9 @@ type bench struct {
 func run(o options) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	// A reader that goes away (`| head`) must not kill the run before it
+	// has removed its pods and stopped its daemon.
+	signal.Ignore(syscall.SIGPIPE)
 	if os.Geteuid() != 0 {
 		return errors.New("needs root")
 	}
