@@ -148,7 +148,10 @@ func decodeEnvelope(key, val []byte, in *interner) (Record, error) {
 	at := 9
 	for i := range fields {
 		n, w := binary.Uvarint(body[at:])
-		if w <= 0 || n > uint64(len(body)-at-w) {
+		// A length in more bytes than it needs (a last byte of zero) is
+		// refused: the writer never makes one, and accepting it would give
+		// a record two encodings.
+		if w <= 0 || n > uint64(len(body)-at-w) || w > 1 && body[at+w-1] == 0 {
 			return Record{}, fmt.Errorf("%w: envelope field %d has a bad length", ErrCorrupt, i)
 		}
 		fields[i] = [2]int{at + w, at + w + int(n)}
