@@ -18,6 +18,9 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	); err != nil {
 		return nil, err
 	}
+	if err := names("config.metadata.name", req.GetConfig().GetMetadata().GetName()); err != nil {
+		return nil, err
+	}
 	if s.deps.Containers == nil {
 		return nil, notImplemented("CreateContainer")
 	}

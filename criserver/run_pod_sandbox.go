@@ -17,6 +17,11 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 	); err != nil {
 		return nil, err
 	}
+	m := req.GetConfig().GetMetadata()
+	if err := names("config.metadata.name", m.GetName(), "config.metadata.namespace", m.GetNamespace(),
+		"config.metadata.uid", m.GetUid()); err != nil {
+		return nil, err
+	}
 	if s.deps.Sandboxes == nil {
 		return nil, notImplemented("RunPodSandbox")
 	}

@@ -3,6 +3,7 @@ package criserver
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // This file checks the CRI shape of requests: fields the API requires, and
@@ -42,4 +43,27 @@ func invalidField(name, format string, args ...any) error {
 // notImplemented is what every method not served yet returns.
 func notImplemented(method string) error {
 	return fmt.Errorf("%s: %w", method, ErrNotImplemented)
+}
+
+// maxNameLen bounds each metadata string that names an object (name,
+// namespace, uid, attempt aside). Kubernetes' own are at most 253 bytes.
+const maxNameLen = 1024
+
+// names checks metadata strings (CRI name, value pairs) that name objects:
+// they reach the CNI plugins in the environment (K8S_POD_NAME and the
+// like), logs and the journal, so a NUL (which no environment, argument or
+// path can carry) or a length past any real name is refused, wrapping
+// ErrInvalidField, before anything is done.
+func names(pairs ...string) error {
+	var errs []error
+	for i := 0; i+1 < len(pairs); i += 2 {
+		name, v := pairs[i], pairs[i+1]
+		switch {
+		case strings.IndexByte(v, 0) >= 0:
+			errs = append(errs, invalidField(name, "contains a NUL byte"))
+		case len(v) > maxNameLen:
+			errs = append(errs, invalidField(name, "is %d bytes long, more than %d", len(v), maxNameLen))
+		}
+	}
+	return errors.Join(errs...)
 }
