@@ -1,11 +1,14 @@
 package shim
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // logFile is the CRI log file seen from the output pumps. Write queues an
@@ -34,8 +37,36 @@ func openLogFile(path string, limit int, stall time.Duration) (*logFile, error) 
 	return l, err
 }
 
+// openLogPath opens (creating it) the log file at path, which the daemon
+// resolved to hold no symlink: one found there now was planted since (in
+// the pod's log directory, by whoever can write there), and following it
+// would write the log, as root, wherever it points. So no symlink is
+// followed (openat2 RESOLVE_NO_SYMLINKS; O_NOFOLLOW on a kernel without
+// it, which still refuses a link in the last component), and the file must
+// be a regular one (O_NONBLOCK: a FIFO planted there does not hang the
+// open).
 func openLogPath(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	const flags = unix.O_WRONLY | unix.O_APPEND | unix.O_CREAT | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{Flags: flags, Mode: 0o640, Resolve: unix.RESOLVE_NO_SYMLINKS})
+	if errors.Is(err, unix.ENOSYS) {
+		fd, err = unix.Open(path, flags, 0o640)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		if err == nil {
+			err = fmt.Errorf("log %s is not a regular file", path)
+		}
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // Write queues one entry; it never fails.
