@@ -85,7 +85,7 @@ func (s *Service) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 	}
 
 	intent := time.Now()
-	u := &undo{log: s.log, id: id}
+	u := &runtime.Undo{Log: s.log, ID: id}
 	created, w, err := s.create(ctx, p, u)
 	made := time.Now()
 	if err == nil {
@@ -94,7 +94,7 @@ func (s *Service) CreateContainer(ctx context.Context, sandboxID string, cfg *ru
 		}
 	}
 	if err != nil {
-		u.run()
+		u.Run()
 		if rerr := s.settle(ctx, sb.ID, id, &events.ContainerRemoved{Reason: "CreateContainer failed: " + err.Error()}); rerr != nil {
 			s.log.Error("journal the rollback of a container; recovery will finish it", "container", id, "err", rerr)
 		}
@@ -267,7 +267,7 @@ func (s *Service) namespaces(sb *projector.Sandbox, cfg *runtimeapi.ContainerCon
 
 // create performs the side effects of CreateContainer, pushing the undo of
 // each on u as it succeeds.
-func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.ContainerCreated, *watch, error) {
+func (s *Service) create(ctx context.Context, p *plan, u *runtime.Undo) (*events.ContainerCreated, *watch, error) {
 	l, id := s.cfg.Layout, p.id
 	later := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -281,12 +281,12 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.Contain
 			return nil, nil, err
 		}
 	}
-	u.push(func() error { return removeAll(dir) })
+	u.Push(func() error { return runtime.RemoveAll(dir) })
 	bundle, rootfs := l.Bundle(id), l.Rootfs(id)
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return nil, nil, err
 	}
-	u.push(func() error { return removeAll(bundle) })
+	u.Push(func() error { return runtime.RemoveAll(bundle) })
 	lowers, err := s.lowers(p.img, dir)
 	if err != nil {
 		return nil, nil, err
@@ -294,7 +294,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.Contain
 	if err := runtime.MountOverlay(lowers, upper, work, rootfs); err != nil {
 		return nil, nil, err
 	}
-	u.push(func() error { return runtime.Unmount(rootfs) })
+	u.Push(func() error { return runtime.Unmount(rootfs) })
 
 	// What only the mounted rootfs and the host can tell.
 	in := p.input
@@ -327,7 +327,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.Contain
 
 	// The container, under its shim.
 	stateDir := l.ShimDir(id)
-	u.push(func() error { return removeAll(stateDir) })
+	u.Push(func() error { return runtime.RemoveAll(stateDir) })
 	sh, err := s.cfg.Runc.Create(ctx, runc.CreateOptions{
 		ID: id, Bundle: bundle, StateDir: stateDir, LogPath: p.logPath,
 		Stdin: p.cfg.GetStdin(), StdinOnce: p.cfg.GetStdinOnce(), Terminal: p.cfg.GetTty(),
@@ -335,7 +335,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo) (*events.Contain
 	if err != nil {
 		return nil, nil, err
 	}
-	u.push(func() error {
+	u.Push(func() error {
 		ctx, cancel := later()
 		defer cancel()
 		defer sh.Close()

@@ -188,19 +188,19 @@ func (s *Service) CleanLeaks(ctx context.Context) error {
 		if leaked(id) {
 			s.log.Info("removing a leaked shim", "id", id)
 			killShimOf(l.ShimDir(id))
-			errs = append(errs, removeAll(l.ShimDir(id)))
+			errs = append(errs, runtime.RemoveAll(l.ShimDir(id)))
 		}
 	}
 	for _, id := range listDir(filepath.Dir(l.Bundle("x"))) {
 		if leaked(id) {
 			s.log.Info("removing a leaked bundle", "id", id)
-			errs = append(errs, runtime.Unmount(l.Rootfs(id)), removeAll(l.Bundle(id)))
+			errs = append(errs, runtime.Unmount(l.Rootfs(id)), runtime.RemoveAll(l.Bundle(id)))
 		}
 	}
 	for _, id := range listDir(filepath.Dir(l.ContainerDir("x"))) {
 		if leaked(id) {
 			s.log.Info("removing a leaked writable layer", "id", id)
-			errs = append(errs, removeAll(l.ContainerDir(id)))
+			errs = append(errs, runtime.RemoveAll(l.ContainerDir(id)))
 		}
 	}
 	if s.cfg.Host.CgroupDriver != oci.Systemd {

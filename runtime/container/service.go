@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -316,31 +315,6 @@ func (s *Service) awaitExit(ctx context.Context, w *watch, d time.Duration) (boo
 	case <-s.ctx.Done():
 		return false, s.ctx.Err()
 	}
-}
-
-// undo is a stack of rollback steps, run last first.
-type undo struct {
-	log   *slog.Logger
-	id    string
-	steps []func() error
-}
-
-func (u *undo) push(fn func() error) { u.steps = append(u.steps, fn) }
-
-func (u *undo) run() {
-	for i := len(u.steps) - 1; i >= 0; i-- {
-		if err := u.steps[i](); err != nil {
-			u.log.Error("rollback step failed; recovery will retry at the next start", "id", u.id, "err", err)
-		}
-	}
-	u.steps = nil
-}
-
-func removeAll(p string) error {
-	if err := os.RemoveAll(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 func notFound(what, id string) error {

@@ -115,7 +115,7 @@ func (s *Service) removeLeaks() error {
 	for _, id := range listDir(filepath.Dir(l.SandboxDir("x"))) {
 		if !owned(id) {
 			s.log.Info("removing a leaked sandbox directory", "sandbox", id)
-			errs = append(errs, runtime.Unmount(l.SandboxShm(id)), removeAll(l.SandboxDir(id)))
+			errs = append(errs, runtime.Unmount(l.SandboxShm(id)), runtime.RemoveAll(l.SandboxDir(id)))
 		}
 	}
 	return errors.Join(errs...)

@@ -55,7 +55,7 @@ func (s *Service) removeFiles(id string) error {
 		return err
 	}
 	for _, dir := range []string{l.Bundle(id), l.ShimDir(id), l.ContainerDir(id), l.SandboxDir(id)} {
-		if err := removeAll(dir); err != nil {
+		if err := runtime.RemoveAll(dir); err != nil {
 			return err
 		}
 	}

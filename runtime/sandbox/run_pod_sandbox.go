@@ -78,7 +78,7 @@ func (s *Service) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 	}
 	st.mark("validate+intent")
 
-	u := &undo{log: s.log, id: id}
+	u := &runtime.Undo{Log: s.log, ID: id}
 	ready, sh, err := s.create(ctx, p, u, st)
 	if err == nil {
 		if err = s.settle(ctx, id, ready); err != nil {
@@ -87,7 +87,7 @@ func (s *Service) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxC
 		st.mark("ready")
 	}
 	if err != nil {
-		u.run()
+		u.Run()
 		if rerr := s.settle(ctx, id, &events.SandboxRemoved{Reason: "RunPodSandbox failed: " + err.Error()}); rerr != nil {
 			s.log.Error("journal the rollback of a sandbox; recovery will finish it", "sandbox", id, "err", rerr)
 		}
@@ -215,7 +215,7 @@ func cgroupParent(h oci.Host, requested string) string {
 // create performs the side effects of RunPodSandbox, pushing the undo of
 // each on u as it succeeds. It returns what sandbox.ready records and the
 // infra's shim.
-func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *events.SandboxReady, _ *runc.Shim, err error) {
+func (s *Service) create(ctx context.Context, p *plan, u *runtime.Undo, st *steps) (_ *events.SandboxReady, _ *runc.Shim, err error) {
 	l, id := s.cfg.Layout, p.id
 	// Rollback steps run even when ctx has ended, bounded on their own.
 	later := func() (context.Context, context.CancelFunc) {
@@ -226,7 +226,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, nil, err
 	}
-	u.push(func() error { return removeAll(dir) })
+	u.Push(func() error { return runtime.RemoveAll(dir) })
 	if p.shm != "" {
 		if err := os.Mkdir(p.shm, 0o1777); err != nil {
 			return nil, nil, err
@@ -235,7 +235,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 			fmt.Sprintf("mode=1777,size=%d", DefaultShmSize)); err != nil {
 			return nil, nil, fmt.Errorf("mount the pod's /dev/shm: %w", err)
 		}
-		u.push(func() error { return runtime.Unmount(p.shm) })
+		u.Push(func() error { return runtime.Unmount(p.shm) })
 	}
 	st.mark("dir+shm")
 
@@ -256,7 +256,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 		if nerr != nil {
 			return fmt.Errorf("set up the pod network: %w", nerr)
 		}
-		u.push(func() error {
+		u.Push(func() error {
 			ctx, cancel := later()
 			defer cancel()
 			return s.cfg.Network.Teardown(ctx, id, p.netns, p.cfg, network)
@@ -272,7 +272,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 		if err := createNetNS(p.netns); err != nil {
 			return nil, nil, err
 		}
-		u.push(func() error { return removeNetNS(p.netns) })
+		u.Push(func() error { return removeNetNS(p.netns) })
 		st.mark("netns")
 		if s.cfg.Network != nil {
 			netDone = make(chan error, 1)
@@ -288,16 +288,16 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 	if err := os.MkdirAll(bundle, 0o711); err != nil {
 		return nil, nil, err
 	}
-	u.push(func() error { return removeAll(bundle) })
+	u.Push(func() error { return runtime.RemoveAll(bundle) })
 	if p.image != nil {
 		if err := s.mountImageRootfs(p); err != nil {
 			return nil, nil, err
 		}
-		u.push(func() error {
+		u.Push(func() error {
 			if err := runtime.Unmount(l.Rootfs(id)); err != nil {
 				return err
 			}
-			return removeAll(l.ContainerDir(id))
+			return runtime.RemoveAll(l.ContainerDir(id))
 		})
 	}
 	b, err := json.Marshal(p.spec)
@@ -308,7 +308,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 		return nil, nil, err
 	}
 	stateDir := l.ShimDir(id)
-	u.push(func() error { return removeAll(stateDir) })
+	u.Push(func() error { return runtime.RemoveAll(stateDir) })
 	st.mark("spec")
 	// Created and started by one runc run: nothing waits between the two
 	// for an infra process.
@@ -317,7 +317,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *undo, st *steps) (_ *e
 		return nil, nil, fmt.Errorf("run the infra process: %w", err)
 	}
 	st.mark("shim+run")
-	u.push(func() error {
+	u.Push(func() error {
 		ctx, cancel := later()
 		defer cancel()
 		defer sh.Close()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -234,30 +233,4 @@ func killShim(stateDir string) {
 	}
 	unix.Kill(-id.Pid, unix.SIGKILL)
 	unix.Kill(id.Pid, unix.SIGKILL)
-}
-
-// undo is a stack of rollback steps, run last first.
-type undo struct {
-	log   *slog.Logger
-	id    string
-	steps []func() error
-}
-
-func (u *undo) push(fn func() error) { u.steps = append(u.steps, fn) }
-
-func (u *undo) run() {
-	for i := len(u.steps) - 1; i >= 0; i-- {
-		if err := u.steps[i](); err != nil {
-			u.log.Error("rollback step failed; recovery will retry at the next start", "id", u.id, "err", err)
-		}
-	}
-	u.steps = nil
-}
-
-// removeAll is os.RemoveAll that tolerates a path already gone.
-func removeAll(p string) error {
-	if err := os.RemoveAll(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }
