@@ -22,8 +22,8 @@ type Locks struct {
 type keyLock struct {
 	readers        int
 	writer         bool
-	writersWaiting int  // new readers wait while a writer does (no starvation)
-	refs           int  // holders and waiters; the entry goes at zero
+	writersWaiting int           // new readers wait while a writer does (no starvation)
+	refs           int           // holders and waiters; the entry goes at zero
 	changed        chan struct{} // closed and replaced on every release
 }
 
