@@ -32,6 +32,10 @@ type plan struct {
 	sources mountSources
 	input   oci.ContainerInput // all but the rootfs and the image's /etc files
 	stop    runtimeapi.Signal
+
+	// logDir and logTarget are the resolved log directory and the file
+	// the shim opens (see logTarget).
+	logDir, logTarget string
 }
 
 // CreateContainer creates a container in a Ready sandbox from a present
@@ -137,6 +141,9 @@ func (s *Service) plan(id string, sb *projector.Sandbox, cfg *runtimeapi.Contain
 	p := &plan{id: id, sb: sb, cfg: cfg, img: img}
 	var err error
 	if p.logPath, err = LogPath(sb.Config.GetLogDirectory(), cfg.GetLogPath()); err != nil {
+		return nil, err
+	}
+	if p.logDir, p.logTarget, err = logTarget(sb.Config.GetLogDirectory(), p.logPath); err != nil {
 		return nil, err
 	}
 	imgConfig, err := runtime.ImageConfig(img.Config)
@@ -308,10 +315,8 @@ func (s *Service) create(ctx context.Context, p *plan, u *runtime.Undo) (*events
 		return nil, nil, err
 	}
 	in.MountSources = sourcesForSpec(p.sources)
-	if p.logPath != "" {
-		if err := os.MkdirAll(filepath.Dir(p.logPath), 0o755); err != nil {
-			return nil, nil, fmt.Errorf("log directory: %w", err)
-		}
+	if err := makeLogDir(p.logDir, p.logTarget); err != nil {
+		return nil, nil, fmt.Errorf("log directory: %w", err)
 	}
 	spec, user, err := oci.ContainerSpec(in)
 	if err != nil {
@@ -329,7 +334,7 @@ func (s *Service) create(ctx context.Context, p *plan, u *runtime.Undo) (*events
 	stateDir := l.ShimDir(id)
 	u.Push(func() error { return runtime.RemoveAll(stateDir) })
 	sh, err := s.cfg.Runc.Create(ctx, runc.CreateOptions{
-		ID: id, Bundle: bundle, StateDir: stateDir, LogPath: p.logPath,
+		ID: id, Bundle: bundle, StateDir: stateDir, LogPath: p.logTarget,
 		Stdin: p.cfg.GetStdin(), StdinOnce: p.cfg.GetStdinOnce(), Terminal: p.cfg.GetTty(),
 	})
 	if err != nil {
