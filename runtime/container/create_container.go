@@ -350,6 +350,9 @@ func (s *Service) create(ctx context.Context, p *plan, u *runtime.Undo) (*events
 		}
 		return err
 	})
+	if err := p.sources.verify(sh.InitPid(), p.cfg.GetMounts(), spec); err != nil {
+		return nil, nil, err
+	}
 	w := &watch{id: id, sandboxID: p.sb.ID, shim: sh, done: make(chan struct{})}
 	if w.cg, err = cgroups.LoadRuncState(s.cfg.Runc.Root(), id); err != nil {
 		s.log.Warn("locate a container's cgroup; its OOM kills will not be seen", "container", id, "err", err)

@@ -12,6 +12,11 @@ var (
 	// give: BIDIRECTIONAL needs a shared mount, HOST_TO_CONTAINER a shared
 	// or slave one (FailedPrecondition).
 	ErrPropagation = errors.New("mount propagation not possible from this host path")
+	// ErrMountChanged: a mount's host path named another file when runc
+	// mounted it than when CreateContainer checked it (a component was
+	// swapped, e.g. for a symlink, in between); the creation is rolled
+	// back (FailedPrecondition).
+	ErrMountChanged = errors.New("mount host path changed between the check and the mount")
 	// ErrWrongState: the container is not in a state the operation accepts
 	// (start of a running container, reopen of a stopped one's log)
 	// (FailedPrecondition).

@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/logbook-cri/logbook/runtime"
@@ -24,12 +27,18 @@ type mountSources struct {
 	// missing are host paths to create as directories (kubelet's
 	// DirectoryOrCreate), after the intent is journaled.
 	missing []string
+	// ids are what each host path named when it was checked (or created),
+	// for verify.
+	ids map[string]fileID
 }
+
+// fileID identifies a file: its device and inode.
+type fileID struct{ dev, ino uint64 }
 
 // resolveMounts resolves the host paths of the CRI mounts and checks their
 // propagation against the host's mount table. It only reads.
 func resolveMounts(mounts []*runtimeapi.Mount, table []*mountinfo.Info) (mountSources, error) {
-	src := mountSources{resolved: map[string]string{}}
+	src := mountSources{resolved: map[string]string{}, ids: map[string]fileID{}}
 	for i, m := range mounts {
 		hp := m.GetHostPath()
 		if hp == "" || m.GetImage().GetImage() != "" {
@@ -43,6 +52,9 @@ func resolveMounts(mounts []*runtimeapi.Mount, table []*mountinfo.Info) (mountSo
 		case err == nil:
 			src.resolved[hp] = r
 			target = r
+			if src.ids[hp], err = identify(r); err != nil {
+				return src, fmt.Errorf("mounts[%d].host_path %q: %w", i, hp, err)
+			}
 		case errors.Is(err, fs.ErrNotExist):
 			src.missing = append(src.missing, hp)
 		default:
@@ -67,6 +79,9 @@ func (m *mountSources) createMissing() error {
 			return err
 		}
 		m.resolved[hp] = r
+		if m.ids[hp], err = identify(r); err != nil {
+			return fmt.Errorf("host path %s: %w", hp, err)
+		}
 	}
 	m.missing = nil
 	return nil
@@ -108,4 +123,75 @@ func mountOf(table []*mountinfo.Info, path string) *mountinfo.Info {
 		}
 	}
 	return best
+}
+
+// identify opens the resolved host path r without following any symlink
+// (it had none when it was resolved: one now was planted since) and tells
+// which file it is.
+func identify(r string) (fileID, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, r, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return fileID{}, fmt.Errorf("%w: %w: %s changed while it was checked", runtime.ErrFailedPrecondition, ErrMountChanged, r)
+	}
+	if err != nil {
+		return fileID{}, fmt.Errorf("open %s: %w", r, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{dev: st.Dev, ino: st.Ino}, nil
+}
+
+// verify checks, once runc has created the container (its mounts are in
+// place, nothing of the image runs yet), that every CRI mount shows the
+// container the file its host path named when the daemon checked it. runc
+// mounts a source by its path, so a host path whose components were
+// swapped for symlinks between the check and runc's mount would otherwise
+// give the container whatever the links point to; then the creation fails
+// and is rolled back. pid is the container's init; spec the spec runc was
+// given, which tells a mount covered by a masked path (not the host
+// path's file, by design) from one that changed.
+func (m *mountSources) verify(pid int, mounts []*runtimeapi.Mount, spec *specs.Spec) error {
+	root, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the container's root: %w", err)
+	}
+	defer unix.Close(root)
+	for i, mnt := range mounts {
+		want, ok := m.ids[mnt.GetHostPath()]
+		dst := filepath.Clean(mnt.GetContainerPath())
+		if !ok || masked(spec, dst) {
+			continue
+		}
+		fd, err := unix.Openat2(root, dst, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		if err != nil {
+			return fmt.Errorf("%w: %w: mounts[%d]: %s in the container: %w", runtime.ErrFailedPrecondition, ErrMountChanged, i, dst, err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+		if (fileID{dev: st.Dev, ino: st.Ino}) != want {
+			return fmt.Errorf("%w: %w: mounts[%d].host_path %q is not what was checked", runtime.ErrFailedPrecondition, ErrMountChanged, i, mnt.GetHostPath())
+		}
+	}
+	return nil
+}
+
+// masked tells whether the spec masks dst or a directory above it.
+func masked(spec *specs.Spec, dst string) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, p := range spec.Linux.MaskedPaths {
+		if dst == p || strings.HasPrefix(dst, p+"/") {
+			return true
+		}
+	}
+	return false
 }
