@@ -2,11 +2,15 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/logbook-cri/logbook/journal/events"
 	"github.com/logbook-cri/logbook/projector"
 	"github.com/logbook-cri/logbook/runtime"
+	"github.com/logbook-cri/logbook/runtime/runc"
 )
 
 // RemoveContainer removes a container: a running one is killed first, then
@@ -30,6 +34,15 @@ func (s *Service) RemoveContainer(ctx context.Context, id string) error {
 func (s *Service) removeLocked(ctx context.Context, c *projector.Container) error {
 	if err := s.stopLocked(ctx, c, 0); err != nil {
 		return err
+	}
+	// The exit monitor had runc delete the container. If runc failed,
+	// its state (and the cgroup with it) is still there: delete it now,
+	// and fail rather than journal a removal that leaves them behind
+	// until the next restart; the caller's retry finishes the job.
+	if _, err := os.Stat(filepath.Join(s.cfg.Runc.Root(), c.ID)); err == nil {
+		if err := s.cfg.Runc.Delete(ctx, c.ID, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
+			return fmt.Errorf("remove container %s: %w", c.ID, err)
+		}
 	}
 	if err := s.removeFiles(c.ID); err != nil {
 		return fmt.Errorf("remove container %s: %w", c.ID, err)
