@@ -36,8 +36,8 @@ type HostOptions struct {
 // read-only mounts (runc knows "rro" and the kernel has mount_setattr),
 // the lowest oom_score_adj this daemon may give (a sandboxed kernel may
 // refuse negative values even to root: then specs are clamped rather than
-// failing at create), AppArmor, the kernel release and the node's
-// hostname. The host's device nodes are not listed here: they change, and
+// failing at create), AppArmor, the kernel release, the node's hostname
+// and its online CPUs and memory nodes. The host's device nodes are not listed here: they change, and
 // only privileged containers need them (HostDevices).
 func DetectHost(ctx context.Context, o HostOptions) (oci.Host, error) {
 	h := oci.Host{
@@ -65,6 +65,12 @@ func DetectHost(ctx context.Context, o HostOptions) (oci.Host, error) {
 	}
 	if h.NodeHostname, err = os.Hostname(); err != nil {
 		return oci.Host{}, err
+	}
+	// The online CPUs and memory nodes, for cpusets (absent: unknown).
+	for p, dst := range map[string]*string{"/sys/devices/system/cpu/online": &h.CPUs, "/sys/devices/system/node/online": &h.MemoryNodes} {
+		if b, err := os.ReadFile(p); err == nil {
+			*dst = strings.TrimSpace(string(b))
+		}
 	}
 	// A capability outside the daemon's own bounding set cannot be given
 	// to a container (runc fails "unable to apply caps"): a sandboxed

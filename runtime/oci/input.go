@@ -100,6 +100,11 @@ type Host struct {
 	// NodeHostname is the node's hostname: the HOSTNAME of containers in a
 	// host-network pod that names no hostname of its own.
 	NodeHostname string
+	// CPUs and MemoryNodes are the node's online CPUs and memory nodes as
+	// lists ("0-3,6"): a cpuset outside them is refused at once rather
+	// than by the kernel once the container is half made. Empty: unknown,
+	// only the syntax is checked.
+	CPUs, MemoryNodes string
 }
 
 // HostDevice is a device node on the host, as the caller found it by stat.

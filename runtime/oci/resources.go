@@ -4,6 +4,7 @@ import (
 	"maps"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -57,6 +58,19 @@ func CgroupsPath(host Host, parent, id string) (string, error) {
 	}
 }
 
+// Bounds the kernel (CFS bandwidth control) or a starting runc puts on
+// resources; a value outside them would fail only once the container's
+// cgroup is being written.
+const (
+	minCPUPeriod = 1000    // µs: cpu.cfs_period_us >= 1ms
+	maxCPUPeriod = 1000000 // µs: and <= 1s
+	minCPUQuota  = 1000    // µs: cpu.cfs_quota_us >= 1ms, or -1
+	// MinMemoryLimit is the lowest memory limit a container may have
+	// (Docker's): below it runc's own init does not fit, and the kernel
+	// refuses a limit under what the cgroup already uses.
+	MinMemoryLimit = 6 << 20
+)
+
 var (
 	// "2MB", "1GB", "64KB": the <hugepagesize> of hugetlb.<size>.limit_in_bytes.
 	hugepageSizeRE = regexp.MustCompile(`^[1-9][0-9]*[KMGTP]B$`)
@@ -84,12 +98,18 @@ func LinuxResources(r *runtimeapi.LinuxContainerResources, host Host, field stri
 		if p < 0 {
 			return nil, invalidf("%s.cpu_period %d is negative", field, p)
 		}
+		if p < minCPUPeriod || p > maxCPUPeriod {
+			return nil, invalidf("%s.cpu_period %d is outside [%d, %d] microseconds", field, p, minCPUPeriod, maxCPUPeriod)
+		}
 		v := uint64(p)
 		cpu.Period, cpuSet = &v, true
 	}
 	if q := r.GetCpuQuota(); q != 0 {
 		if q < -1 {
 			return nil, invalidf("%s.cpu_quota %d is negative (only -1, unlimited, is allowed)", field, q)
+		}
+		if q > 0 && q < minCPUQuota {
+			return nil, invalidf("%s.cpu_quota %d is below the kernel's minimum of %d microseconds", field, q, minCPUQuota)
 		}
 		cpu.Quota, cpuSet = &q, true
 	}
@@ -104,11 +124,17 @@ func LinuxResources(r *runtimeapi.LinuxContainerResources, host Host, field stri
 		if !cpusetRE.MatchString(c) {
 			return nil, invalidf("%s.cpuset_cpus %q is not a cpu list like \"0-3,5\"", field, c)
 		}
+		if !listWithin(c, host.CPUs) {
+			return nil, invalidf("%s.cpuset_cpus %q names CPUs this node does not have (online: %s)", field, c, host.CPUs)
+		}
 		cpu.Cpus, cpuSet = c, true
 	}
 	if m := r.GetCpusetMems(); m != "" {
 		if !cpusetRE.MatchString(m) {
 			return nil, invalidf("%s.cpuset_mems %q is not a node list like \"0-1\"", field, m)
+		}
+		if !listWithin(m, host.MemoryNodes) {
+			return nil, invalidf("%s.cpuset_mems %q names memory nodes this node does not have (online: %s)", field, m, host.MemoryNodes)
 		}
 		cpu.Mems, cpuSet = m, true
 	}
@@ -119,6 +145,9 @@ func LinuxResources(r *runtimeapi.LinuxContainerResources, host Host, field stri
 	limit, swap := r.GetMemoryLimitInBytes(), r.GetMemorySwapLimitInBytes()
 	if limit < 0 {
 		return nil, invalidf("%s.memory_limit_in_bytes %d is negative", field, limit)
+	}
+	if limit > 0 && limit < MinMemoryLimit {
+		return nil, invalidf("%s.memory_limit_in_bytes %d is below the minimum of %d (6 MiB)", field, limit, MinMemoryLimit)
 	}
 	if swap < -1 {
 		return nil, invalidf("%s.memory_swap_limit_in_bytes %d is negative (only -1, unlimited, is allowed)", field, swap)
@@ -180,4 +209,64 @@ func withPidsLimit(r *specs.LinuxResources, host Host) {
 		l := host.PidsLimit
 		r.Pids = &specs.LinuxPids{Limit: &l}
 	}
+}
+
+// listWithin tells whether every number of the cpu or node list req (which
+// matched cpusetRE) is in the list have; an empty have knows nothing and
+// admits everything.
+func listWithin(req, have string) bool {
+	if have == "" {
+		return true
+	}
+	haveRanges, ok := parseList(have)
+	if !ok {
+		return true
+	}
+	reqRanges, ok := parseList(req)
+	if !ok {
+		return false
+	}
+	for _, r := range reqRanges {
+		// A range is within if it is covered by the union of have's
+		// ranges: walk them from r's start.
+		next := r[0]
+		for progress := true; progress && next <= r[1]; {
+			progress = false
+			for _, h := range haveRanges {
+				if h[0] <= next && next <= h[1] {
+					if h[1] >= r[1] {
+						next = r[1] + 1
+					} else {
+						next = h[1] + 1
+					}
+					progress = true
+					break
+				}
+			}
+		}
+		if next <= r[1] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseList reads "0-3,5" into inclusive ranges.
+func parseList(s string) ([][2]uint64, bool) {
+	var out [][2]uint64
+	for _, part := range strings.Split(strings.TrimSpace(s), ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(lo, 10, 32)
+		if err != nil {
+			return nil, false
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 32); err != nil || b < a {
+				return nil, false
+			}
+		}
+		out = append(out, [2]uint64{a, b})
+	}
+	return out, true
 }
