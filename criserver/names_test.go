@@ -36,3 +36,23 @@ func TestNames(t *testing.T) {
 	assertCode(t, pod("../../x", "a/b", strings.Repeat("u", maxNameLen)), codes.Unimplemented, "RunPodSandbox")
 	assertCode(t, ctr("../c"), codes.Unimplemented, "CreateContainer")
 }
+
+// TestPortMappings: ports out of 16 bits, a published host port without a
+// container port, an unknown protocol are InvalidArgument naming the
+// mapping, before the sandbox is made.
+func TestPortMappings(t *testing.T) {
+	c := serve(t, Deps{Config: testConfig(t)}, discard(), nil)
+	run := func(pm *runtimeapi.PortMapping) error {
+		_, err := c.runtime.RunPodSandbox(context.Background(), &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
+			Metadata: &runtimeapi.PodSandboxMetadata{Name: "p", Namespace: "ns", Uid: "u"}, PortMappings: []*runtimeapi.PortMapping{pm}}})
+		return err
+	}
+	assertCode(t, run(&runtimeapi.PortMapping{HostPort: 70000, ContainerPort: 80}), codes.InvalidArgument, "port_mappings[0].host_port")
+	assertCode(t, run(&runtimeapi.PortMapping{HostPort: -1, ContainerPort: 80}), codes.InvalidArgument, "port_mappings[0].host_port")
+	assertCode(t, run(&runtimeapi.PortMapping{ContainerPort: 65536}), codes.InvalidArgument, "port_mappings[0].container_port")
+	assertCode(t, run(&runtimeapi.PortMapping{HostPort: 8080}), codes.InvalidArgument, "port_mappings[0].container_port")
+	assertCode(t, run(&runtimeapi.PortMapping{HostPort: 8080, ContainerPort: 80, Protocol: 9}), codes.InvalidArgument, "port_mappings[0].protocol")
+	// A mapping that only documents a port, and a published one, pass.
+	assertCode(t, run(&runtimeapi.PortMapping{ContainerPort: 80}), codes.Unimplemented, "RunPodSandbox")
+	assertCode(t, run(&runtimeapi.PortMapping{HostPort: 8080, ContainerPort: 80, Protocol: runtimeapi.Protocol_UDP}), codes.Unimplemented, "RunPodSandbox")
+}

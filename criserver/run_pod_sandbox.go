@@ -22,6 +22,9 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 		"config.metadata.uid", m.GetUid()); err != nil {
 		return nil, err
 	}
+	if err := portMappings(req.GetConfig().GetPortMappings()); err != nil {
+		return nil, err
+	}
 	if s.deps.Sandboxes == nil {
 		return nil, notImplemented("RunPodSandbox")
 	}

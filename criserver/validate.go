@@ -3,7 +3,10 @@ package criserver
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // This file checks the CRI shape of requests: fields the API requires, and
@@ -63,6 +66,29 @@ func names(pairs ...string) error {
 			errs = append(errs, invalidField(name, "contains a NUL byte"))
 		case len(v) > maxNameLen:
 			errs = append(errs, invalidField(name, "is %d bytes long, more than %d", len(v), maxNameLen))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// portMappings checks a pod's port mappings as the API spells them: ports
+// are 16-bit, a published host port needs a container port, the protocol
+// is one of the enum's. (The network refuses them too, but only once the
+// sandbox is being made.)
+func portMappings(pms []*runtimeapi.PortMapping) error {
+	var errs []error
+	for i, pm := range pms {
+		name := fmt.Sprintf("config.port_mappings[%d]", i)
+		switch {
+		case pm.GetHostPort() < 0 || pm.GetHostPort() > math.MaxUint16:
+			errs = append(errs, invalidField(name+".host_port", "%d is not a port", pm.GetHostPort()))
+		case pm.GetContainerPort() < 0 || pm.GetContainerPort() > math.MaxUint16:
+			errs = append(errs, invalidField(name+".container_port", "%d is not a port", pm.GetContainerPort()))
+		case pm.GetHostPort() > 0 && pm.GetContainerPort() == 0:
+			errs = append(errs, invalidField(name+".container_port", "is 0, but host port %d is published", pm.GetHostPort()))
+		}
+		if _, ok := runtimeapi.Protocol_name[int32(pm.GetProtocol())]; !ok {
+			errs = append(errs, invalidField(name+".protocol", "%d is not a protocol", int32(pm.GetProtocol())))
 		}
 	}
 	return errors.Join(errs...)
