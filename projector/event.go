@@ -3,6 +3,7 @@ package projector
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -53,6 +54,12 @@ func check(e Event) error {
 	}
 	if e.Payload == nil {
 		return bad("no payload")
+	}
+	// IDs end up in protobuf strings (snapshots, every CRI answer), which
+	// must be UTF-8: one bad ID folded in would fail every later snapshot
+	// and every list that shows it.
+	if !utf8.ValidString(e.SandboxID) || !utf8.ValidString(e.ContainerID) {
+		return bad("ids %q, %q are not UTF-8", e.SandboxID, e.ContainerID)
 	}
 	pt, err := events.TypeOf(e.Payload)
 	if err != nil || pt != e.Type {
