@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/cni/pkg/invoke"
-	"github.com/containernetworking/cni/pkg/version"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -97,7 +95,7 @@ func New(o Options) (*Manager, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	exec := &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: stderr}, PluginDecoder: version.PluginDecoder{}}
+	exec := &pluginExec{stderr: stderr}
 	m := &Manager{
 		opts:        o,
 		log:         log.With("component", "network"),
