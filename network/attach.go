@@ -77,13 +77,13 @@ func (m *Manager) Setup(ctx context.Context, sandboxID, nsPath string, config *r
 		CapabilityArgs: caps,
 	}
 	if err := m.attachments.put(sandboxID, rec); err != nil {
-		return nil, fmt.Errorf("%w: record attachment of %s: %v", ErrSetup, sandboxID, err)
+		return nil, fmt.Errorf("%w: record attachment of %s: %w", ErrSetup, sandboxID, err)
 	}
 	rt := rec.runtimeConf(sandboxID)
 	res, err := m.cni.AddNetworkList(ctx, net.list, rt)
 	if err != nil {
 		return nil, m.undo(ctx, sandboxID, net.list, rt,
-			fmt.Errorf("%w: sandbox %s, network %s: %v", ErrSetup, sandboxID, net.list.Name, err))
+			fmt.Errorf("%w: sandbox %s, network %s: %w", ErrSetup, sandboxID, net.list.Name, err))
 	}
 	if m.opts.AfterAdd != nil {
 		m.opts.AfterAdd(sandboxID)
@@ -181,7 +181,7 @@ func (m *Manager) Teardown(ctx context.Context, sandboxID, nsPath string, config
 		defer cancel()
 	}
 	if err := m.cni.DelNetworkList(ctx, list, rt); err != nil {
-		return fmt.Errorf("%w: sandbox %s, network %s: %v", ErrTeardown, sandboxID, list.Name, err)
+		return fmt.Errorf("%w: sandbox %s, network %s: %w", ErrTeardown, sandboxID, list.Name, err)
 	}
 	if err := m.attachments.remove(sandboxID); err != nil {
 		m.log.Warn("forget attachment record", "sandbox", sandboxID, "error", err)
