@@ -599,8 +599,7 @@ func (s *secSuite) procAndCgroup(t *testing.T) {
 
 	readFile := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
 	const sysctl = "/proc/sys/kernel/printk_ratelimit_burst"
-	burst := strings.TrimSpace(readFile(sysctl))
-	n, _ := strconv.Atoi(burst)
+	n, _ := strconv.Atoi(strings.TrimSpace(readFile(sysctl)))
 	hostFiles := []string{sysctl, "/proc/sys/kernel/core_pattern", "/proc/" + strconv.Itoa(pid) + "/cgroup"}
 	for _, ctrl := range []string{"memory", "pids", "cpu", "devices", "freezer"} {
 		hostFiles = append(hostFiles, "/sys/fs/cgroup/"+ctrl+"/release_agent", "/sys/fs/cgroup/"+ctrl+"/notify_on_release")
@@ -633,8 +632,8 @@ func (s *secSuite) procAndCgroup(t *testing.T) {
 	for _, f := range hostFiles {
 		if got := readFile(f); got != before[f] {
 			t.Errorf("host %s changed: %q -> %q", f, before[f], got)
-			if f == sysctl {
-				os.WriteFile(sysctl, []byte(burst), 0o644)
+			if strings.HasPrefix(f, "/proc/sys/") || strings.HasPrefix(f, "/sys/fs/cgroup/") {
+				os.WriteFile(f, []byte(strings.TrimSuffix(before[f], "\n")), 0o644) // put the host back
 			}
 		}
 	}
