@@ -105,6 +105,9 @@
 //	crc          4 bytes  uint32 big-endian: CRC32C (Castagnoli) of the
 //	                      8-byte key followed by every value byte before it
 //
+// Length prefixes are minimal uvarints (a reader refuses one padded with a
+// zero byte), so every record has exactly one encoding.
+//
 // The snapshot envelope, version 1: a version byte (1), the opaque data,
 // and the same trailing CRC32C over key and body. In every version, the last
 // four bytes of a value are that checksum, so a reader can always tell a
