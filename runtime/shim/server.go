@@ -116,6 +116,9 @@ func (s *server) attach(conn net.Conn, fr *FrameReader, req AttachRequest) {
 	if s.stdin == nil {
 		req.Stdin = false
 	}
+	// Claim stdin before the client is added, which queues its OK: a
+	// client told OK before another is the first, for stdin_once.
+	closesOnEnd := req.Stdin && s.stdin.claim()
 	c := s.hub.add(conn, req)
 	s.wg.Add(1)
 	go func() {
@@ -125,7 +128,6 @@ func (s *server) attach(conn net.Conn, fr *FrameReader, req AttachRequest) {
 	defer c.shutdown()
 
 	stdinOpen := req.Stdin
-	closesOnEnd := req.Stdin && s.stdin.claim()
 	endStdin := func() {
 		if stdinOpen && closesOnEnd {
 			s.stdin.shut()
