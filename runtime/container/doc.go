@@ -37,6 +37,18 @@
 // user resolved in the rootfs. Any failure undoes the steps in reverse and
 // journals container.removed with the reason.
 //
+// Paths a client names are checked against what the host holds, and
+// checked again where they are used. The log path may not pass through a
+// symlink below the pod's log directory; the shim gets it resolved and
+// opens it with RESOLVE_NO_SYMLINKS, so a link planted later (before a
+// ReopenContainerLog) fails the open instead of redirecting the log. A
+// mount's host path is resolved (its symlinks followed: the container sees
+// the target) and the file it names is remembered by device and inode;
+// runc mounts by path, so once runc has created the container, and before
+// anything of the image runs, each mount is looked up inside it and must
+// be that same file, else the creation fails with ErrMountChanged and is
+// rolled back.
+//
 // StopContainer sends the stop signal (the request's, the image's
 // STOPSIGNAL, else SIGTERM) to the init, waits up to the timeout, then
 // SIGKILLs every process of the container (a timeout of 0, or a container
