@@ -143,6 +143,8 @@ func (s *secSuite) hostileLayers(t *testing.T) {
 		"hardlink-host":    {{typ: tar.TypeLink, name: "hl", linkname: host + "/secret"}},
 		"hardlink-symlink": {{typ: tar.TypeSymlink, name: "s", linkname: host}, {typ: tar.TypeLink, name: "h", linkname: "s/secret"}},
 		"dangling-parent":  {{typ: tar.TypeSymlink, name: "evil", linkname: host}, {typ: tar.TypeReg, name: "evil/pwned", body: "x"}},
+		"whiteout-dotdot":  {{typ: tar.TypeReg, name: up + rel + "/.wh.secret"}},
+		"opaque-dotdot":    {{typ: tar.TypeReg, name: up + rel + "/.wh..wh..opq"}},
 	}
 	for name, entries := range refused {
 		ref := s.reg.push("evil/"+name+":1", nil, layerOf(t, entries...))
@@ -174,6 +176,7 @@ func (s *secSuite) hostileLayers(t *testing.T) {
 		tarEntry{typ: tar.TypeSymlink, name: "up", linkname: up + rel},
 		tarEntry{typ: tar.TypeReg, name: "up/pwned2", body: "two"},
 		tarEntry{typ: tar.TypeReg, name: host + "/pwned3", body: "three"},
+		tarEntry{typ: tar.TypeReg, name: "evil/.wh.secret"},
 		tarEntry{typ: tar.TypeLink, name: "passwd-copy", linkname: "/etc/passwd"},
 	)
 	ref := s.reg.push("evil/contained:1", s.busyboxImage(), layerOf(t, entries...))
