@@ -95,6 +95,59 @@ type watch struct {
 
 	oomKilled atomic.Bool   // the OOM watcher saw a kill in the cgroup
 	done      chan struct{} // closed once the exit is journaled and runc forgot the container
+
+	// jmu guards journalErr and stalled: the monitor's last failure to
+	// journal the exit while it keeps trying (a full disk), and a channel
+	// closed at the first, so that a stop waiting for the exit reports
+	// the failure at once instead of waiting out killWait.
+	jmu        sync.Mutex
+	journalErr error
+	stalled    chan struct{}
+}
+
+// stalledCh is closed once journaling the exit has failed.
+func (w *watch) stalledCh() <-chan struct{} {
+	w.jmu.Lock()
+	defer w.jmu.Unlock()
+	if w.stalled == nil {
+		w.stalled = make(chan struct{})
+	}
+	return w.stalled
+}
+
+// journalFailed records a failure to journal the exit.
+func (w *watch) journalFailed(err error) {
+	w.jmu.Lock()
+	defer w.jmu.Unlock()
+	w.journalErr = err
+	if w.stalled == nil {
+		w.stalled = make(chan struct{})
+	}
+	select {
+	case <-w.stalled:
+	default:
+		close(w.stalled)
+	}
+}
+
+// failing tells whether journaling the exit has failed and not yet
+// succeeded.
+func (w *watch) failing() bool {
+	w.jmu.Lock()
+	defer w.jmu.Unlock()
+	return w.journalErr != nil
+}
+
+// notStopped is the error of a stop whose exit was not journaled in time:
+// the journal's failure when that is why.
+func (w *watch) notStopped() error {
+	w.jmu.Lock()
+	jerr := w.journalErr
+	w.jmu.Unlock()
+	if jerr != nil {
+		return fmt.Errorf("%w: %s was killed, but its exit cannot be journaled yet (retried until it is): %w", ErrNotStopped, w.id, jerr)
+	}
+	return fmt.Errorf("%w: %s, %v after SIGKILL", ErrNotStopped, w.id, killWait)
 }
 
 // New builds the aggregate and starts its OOM watcher.
@@ -265,12 +318,32 @@ func (s *Service) finish(w *watch, e exitInfo) {
 	}
 	w.mu.Lock()
 	if !w.exited {
-		err := s.settle(ctx, w.sandboxID, w.id, &events.ContainerExited{
+		// The exit happened: until the journal says so, every status is
+		// wrong. A failed append (a full disk) is retried until it
+		// succeeds; only the daemon's stop ends the attempts, and then
+		// recovery journals the exit from the shim's record at the next
+		// start.
+		ev := &events.ContainerExited{
 			ExitCode: e.code, FinishedAt: e.at.UnixNano(),
 			Reason: ExitReason(e.code, oomKilled, e.reason), Message: e.message,
-		})
-		if err != nil {
-			s.log.Error("journal a container's exit; recovery will at the next start", "container", w.id, "err", err)
+		}
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+			err := s.settle(s.ctx, w.sandboxID, w.id, ev)
+			if err == nil {
+				w.jmu.Lock()
+				w.journalErr = nil
+				w.jmu.Unlock()
+				break
+			}
+			w.journalFailed(err)
+			s.log.Error("journal a container's exit; trying again", "container", w.id, "in", backoff, "err", err)
+			select {
+			case <-s.ctx.Done():
+				s.log.Error("the daemon stops before a container's exit could be journaled; recovery will at the next start", "container", w.id)
+			case <-time.After(backoff):
+				continue
+			}
+			break
 		}
 		w.exited = true
 	}
@@ -301,19 +374,27 @@ func (s *Service) finish(w *watch, e exitInfo) {
 const killWait = 30 * time.Second
 
 // awaitExit waits until w's exit is journaled and runc forgot it, or d
-// passes (false), or ctx ends.
+// passes (false), or journaling the exit has failed (false), or ctx ends.
 func (s *Service) awaitExit(ctx context.Context, w *watch, d time.Duration) (bool, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-w.done:
-		return true, nil
-	case <-t.C:
-		return false, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-s.ctx.Done():
-		return false, s.ctx.Err()
+	stalled := w.stalledCh()
+	for {
+		select {
+		case <-w.done:
+			return true, nil
+		case <-t.C:
+			return false, nil
+		case <-stalled:
+			if w.failing() {
+				return false, nil
+			}
+			stalled = nil // it failed, then succeeded: done comes next
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-s.ctx.Done():
+			return false, s.ctx.Err()
+		}
 	}
 }
 

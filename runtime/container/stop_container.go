@@ -62,7 +62,7 @@ func (s *Service) stopLocked(ctx context.Context, c *projector.Container, grace 
 	}
 	done, err := s.awaitExit(ctx, w, killWait)
 	if err == nil && !done {
-		err = fmt.Errorf("%w: %s, %v after SIGKILL", ErrNotStopped, c.ID, killWait)
+		err = w.notStopped()
 	}
 	return err
 }
@@ -128,7 +128,7 @@ func (s *Service) StopAll(ctx context.Context, sandboxID string) error {
 			return err
 		}
 		if !done {
-			return fmt.Errorf("%w: %s, %v after SIGKILL", ErrNotStopped, w.id, killWait)
+			return w.notStopped()
 		}
 	}
 	return nil
