@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 CMDS := logbookd logbook logbook-shim
 
-.PHONY: all deps build tools run test bench generate fuzz clean FORCE
+.PHONY: all deps build tools run test bench chaos soak generate fuzz clean FORCE
 all: build
 
 deps:
@@ -52,6 +52,15 @@ test: deps build tools
 
 bench: deps build tools
 	@./hack/bench.sh
+
+# Hardening drivers against a real logbookd: SIGKILL under churn with
+# every restart checked (ROUNDS, SEED), and 1,000 pods in waves with the
+# daemon's figures. Both exit non-zero on a violation.
+chaos: deps build tools
+	@./hack/chaos.sh
+
+soak: deps build tools
+	@./hack/soak.sh
 
 fuzz: deps
 	@FUZZTIME=$${FUZZTIME:-5m} ./hack/fuzz.sh

@@ -30,6 +30,17 @@ stage "go test"
 go test -p 1 -count=1 -timeout 20m ./... ./testdata/testimages/ 2>&1 | tee _out/go-test.log | grep -v '^=== \|^--- PASS\|^PASS$'
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+stage "chaos, short (make chaos runs it long)"
+# A few rounds of SIGKILL under churn against bin/logbookd, every restart
+# checked; bounded to about two minutes (SIGTERM: it stops after the
+# round under way and cleans up). The seed is printed: SEED=<n> make chaos.
+if go build -o bin/chaos ./hack/chaos; then
+	timeout -k 60 150 bin/chaos -bin bin -rounds "${CHAOS_ROUNDS:-5}" >_out/chaos-short.log 2>&1 || status=1
+	grep -E '^(chaos|round|  VIOLATION)' _out/chaos-short.log | tail -12
+else
+	status=1
+fi
+
 stage "critest"
 go build -o bin/critest-harness ./hack/critest || status=1
 bin/critest-harness --out _out/critest || status=1

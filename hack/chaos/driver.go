@@ -151,7 +151,7 @@ func (d *driver) round(r int) bool {
 	// While the daemon is down, triggered containers exit (some past
 	// their memory limit); their shims record it.
 	d.mu.Lock()
-	fired := d.fireSome(d.rng.IntN(4), true)
+	fired := d.fireSome(1+d.rng.IntN(4), true)
 	d.mu.Unlock()
 	for _, c := range fired {
 		exitFile := filepath.Join(d.w.State, "shims", c.id, "exit")
@@ -168,11 +168,17 @@ func (d *driver) round(r int) bool {
 		}
 	}
 	time.Sleep(time.Duration(d.rng.IntN(800)) * time.Millisecond)
-	if err := d.w.Start(); err != nil {
-		d.violation(r, "restart: %v", err)
-		time.Sleep(2 * time.Second)
-		if err := d.w.Start(); err != nil {
-			d.violation(r, "restart, a second try: %v", err)
+	if !d.restart(r) {
+		return false
+	}
+	// One round in four, the daemon is killed again while it recovers
+	// (or just after), and started once more.
+	recoveryKill := ""
+	if d.rng.IntN(4) == 0 {
+		time.Sleep(time.Duration(d.rng.IntN(400)) * time.Millisecond)
+		d.w.Kill()
+		recoveryKill = ", killed again while recovering"
+		if !d.restart(r) {
 			return false
 		}
 	}
@@ -190,8 +196,24 @@ func (d *driver) round(r int) bool {
 	if len(cut) > 0 {
 		killedIn = strings.Join(cut, ", ")
 	}
-	fmt.Printf("round %d/%d: %d calls, SIGKILL during [%s]; %d exits while down; %s; %s (%.1fs)\n",
-		r, d.o.rounds, calls, killedIn, len(fired), checked, verdict, time.Since(t0).Seconds())
+	fmt.Printf("round %d/%d: %d calls, SIGKILL during [%s]; %d exits while down%s; %s; %s (%.1fs)\n",
+		r, d.o.rounds, calls, killedIn, len(fired), recoveryKill, checked, verdict, time.Since(t0).Seconds())
+	return true
+}
+
+// restart starts the daemon again (a second try after two seconds); a
+// failure is a violation and ends the run.
+func (d *driver) restart(r int) bool {
+	err := d.w.Start()
+	if err == nil {
+		return true
+	}
+	d.violation(r, "restart: %v", err)
+	time.Sleep(2 * time.Second)
+	if err := d.w.Start(); err != nil {
+		d.violation(r, "restart, a second try: %v", err)
+		return false
+	}
 	return true
 }
 
@@ -348,11 +370,11 @@ func (d *driver) createCtr(p *pod, rng *rand.Rand) op {
 	d.names++
 	c := &ctr{pod: p, created: maybe}
 	switch r := rng.IntN(20); {
-	case r < 6:
+	case r < 4:
 		c.kind = long
 	case r < 11:
 		c.kind, c.code = onCue, int32(rng.IntN(100))
-	case r < 14:
+	case r < 15:
 		c.kind = oomOnCue
 	default:
 		c.kind, c.code = quick, int32(rng.IntN(100))

@@ -270,7 +270,9 @@ func (w *World) holders() string {
 			t, err := os.Readlink("/proc/" + p.Name() + "/fd/" + fd.Name())
 			if err == nil && strings.HasPrefix(t, w.State+"/") && strings.HasSuffix(t, ".lock") {
 				cmd, _ := os.ReadFile("/proc/" + p.Name() + "/cmdline")
-				out = append(out, fmt.Sprintf("pid %s (%s) has %s open", p.Name(), strings.ReplaceAll(strings.TrimSpace(string(cmd)), "\x00", " "), t))
+				stat, _ := os.ReadFile("/proc/" + p.Name() + "/stat")
+				out = append(out, fmt.Sprintf("pid %s (%s; stat %s) has %s open", p.Name(),
+					strings.ReplaceAll(strings.TrimSpace(string(cmd)), "\x00", " "), strings.TrimSpace(string(stat)), t))
 			}
 		}
 	}
@@ -337,6 +339,9 @@ func (w *World) Kill() {
 	}
 	w.d.cmd.Process.Signal(syscall.SIGKILL)
 	<-w.d.done
+	if h := w.holders(); h != "" {
+		w.log.Warn("the killed daemon's lock files are still open" + h)
+	}
 	w.d.conn.Close()
 	w.d.log.Close()
 	w.d = nil
