@@ -85,6 +85,11 @@ func (e *env) listedNames(ctx context.Context) map[string]runtimeapi.ContainerSt
 	return out
 }
 
+// TestFaultRuncFails: runc (testdata/faults/runc-fault as runtime-path)
+// refuses or hangs on chosen subcommands. A refusal of the OCI runtime is
+// neither the caller's fault nor a class of error the CRI names: it is
+// Unknown, carrying runc's own message, as containerd and CRI-O answer
+// it; a hang is cut at the caller's deadline.
 func TestFaultRuncFails(t *testing.T) {
 	e := newEnv(t, "lbflt0", 212)
 	e.keepLogs()
@@ -133,6 +138,34 @@ func TestFaultRuncFails(t *testing.T) {
 		s.GetReason() != "StartError" || !strings.Contains(s.GetMessage(), "runc start refused") {
 		t.Errorf("after a failed start: %v %d %q %q, want EXITED 128 StartError with runc's message", s.GetState(), s.GetExitCode(), s.GetReason(), s.GetMessage())
 	}
+	e.consistent()
+
+	// runc start hangs (a wedged runc): the call ends at the caller's
+	// deadline, runc is killed, the container ends as StartError.
+	rules(t, ruleFile, "start hang")
+	id, err = create("hangstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+	t0 := time.Now()
+	_, err = e.d.rt.StartContainer(hctx, &runtimeapi.StartContainerRequest{ContainerId: id})
+	hcancel()
+	wantCode(t, "StartContainer with runc start hanging", err, codes.DeadlineExceeded)
+	if took := time.Since(t0); took > 15*time.Second {
+		t.Errorf("StartContainer with a hanging runc returned after %v; its deadline was 3s", took)
+	}
+	rules(t, ruleFile, "")
+	poll(t, "the hung start to end the container", 30*time.Second, func() error {
+		st, err := e.d.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+		if err != nil {
+			return err
+		}
+		if s := st.GetStatus(); s.GetState() != runtimeapi.ContainerState_CONTAINER_EXITED || s.GetReason() != "StartError" {
+			return fmt.Errorf("%v %q", s.GetState(), s.GetReason())
+		}
+		return nil
+	})
 	e.consistent()
 
 	// runc run fails (a pod's infra): the pod is rolled back, network
@@ -567,6 +600,44 @@ func TestFaultDiskFull(t *testing.T) {
 	survivor()
 	os.Remove(filler)
 	e.servesOthers("after-rootfull")
+
+	// The journal itself cannot grow. Host-network pods (whose only
+	// writes under the root are the journal's) are run and removed until
+	// an append fails: bbolt first reuses the pages it freed, so it takes
+	// a while. Then a container is stopped while its exit cannot be
+	// journaled: once there is room again, the exit must be there.
+	_, survivorCtr := e.runSleeper(ctx, "journalfull")
+	filler = fill(t, root, 0)
+	var jerr error
+	for i := 0; i < 2000 && jerr == nil; i++ {
+		cfg := e.podConfig(fmt.Sprintf("grow%d", i))
+		cfg.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE}}
+		p, err := e.d.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+		if err != nil {
+			jerr = err
+			break
+		}
+		_, jerr = e.d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.PodSandboxId})
+		if i%100 == 99 {
+			t.Logf("%d pods run and removed on a full disk", i+1)
+		}
+	}
+	wantCode(t, "the journal's appends on a full disk", jerr, codes.ResourceExhausted, "journal", "no space left on device")
+	_, err = e.d.rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: survivorCtr, Timeout: 0})
+	wantCode(t, "StopContainer while the journal cannot grow", err, codes.ResourceExhausted, "exit cannot be journaled", "no space left on device")
+	os.Remove(filler)
+	poll(t, "the exit journaled once there is room", 60*time.Second, func() error {
+		st, err := e.d.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: survivorCtr})
+		if err != nil {
+			return err
+		}
+		if s := st.GetStatus(); s.GetState() != runtimeapi.ContainerState_CONTAINER_EXITED {
+			return fmt.Errorf("the stopped container is %v", s.GetState())
+		}
+		return nil
+	})
+	e.consistent()
+	survivor()
 
 	// The state directory full: the pod's files cannot be written; it is
 	// rolled back.

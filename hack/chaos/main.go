@@ -23,7 +23,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.IntVar(&o.rounds, "rounds", 30, "rounds of load, SIGKILL, restart and checks")
+	flag.IntVar(&o.rounds, "rounds", 60, "rounds of load, SIGKILL, restart and checks")
 	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed at the start, reproduces a run's choices")
 	flag.IntVar(&o.workers, "workers", 2, "concurrent workers calling the daemon")
 	flag.IntVar(&o.maxPods, "max-pods", 6, "pods alive at once, at most")
