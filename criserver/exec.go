@@ -16,6 +16,9 @@ func (s *RuntimeService) Exec(ctx context.Context, req *runtimeapi.ExecRequest) 
 	); err != nil {
 		return nil, err
 	}
+	if err := argv("cmd", req.GetCmd()); err != nil {
+		return nil, err
+	}
 	if req.GetTty() && req.GetStderr() {
 		return nil, invalidField("stderr", "a tty has no separate stderr")
 	}

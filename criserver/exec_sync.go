@@ -30,6 +30,9 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 	); err != nil {
 		return nil, err
 	}
+	if err := argv("cmd", req.GetCmd()); err != nil {
+		return nil, err
+	}
 	if req.GetTimeout() < 0 {
 		return nil, invalidField("timeout", "%d is negative", req.GetTimeout())
 	}

@@ -56,3 +56,38 @@ func TestPortMappings(t *testing.T) {
 	assertCode(t, run(&runtimeapi.PortMapping{ContainerPort: 80}), codes.Unimplemented, "RunPodSandbox")
 	assertCode(t, run(&runtimeapi.PortMapping{HostPort: 8080, ContainerPort: 80, Protocol: runtimeapi.Protocol_UDP}), codes.Unimplemented, "RunPodSandbox")
 }
+
+// TestPodFieldsAndArgv: a log directory that is no absolute path, DNS
+// servers that are no addresses, searches and options that are not one
+// word, NULs in a hostname or a command: InvalidArgument naming the field.
+func TestPodFieldsAndArgv(t *testing.T) {
+	c := serve(t, Deps{Config: testConfig(t)}, discard(), nil)
+	ctx := context.Background()
+	run := func(mut func(*runtimeapi.PodSandboxConfig)) error {
+		cfg := &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "p", Namespace: "ns", Uid: "u"}}
+		mut(cfg)
+		_, err := c.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+		return err
+	}
+	assertCode(t, run(func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = "relative" }), codes.InvalidArgument, "config.log_directory")
+	assertCode(t, run(func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = "/a\x00b" }), codes.InvalidArgument, "config.log_directory")
+	assertCode(t, run(func(c *runtimeapi.PodSandboxConfig) { c.Hostname = "a\x00" }), codes.InvalidArgument, "config.hostname")
+	assertCode(t, run(func(c *runtimeapi.PodSandboxConfig) {
+		c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"10.0.0.10", "1.1.1.1\nnameserver 6.6.6.6"}}
+	}), codes.InvalidArgument, "config.dns_config.servers[1]")
+	assertCode(t, run(func(c *runtimeapi.PodSandboxConfig) {
+		c.DnsConfig = &runtimeapi.DNSConfig{Searches: []string{"svc.cluster.local", "a b"}}
+	}), codes.InvalidArgument, "config.dns_config.searches[1]")
+	assertCode(t, run(func(c *runtimeapi.PodSandboxConfig) {
+		c.DnsConfig = &runtimeapi.DNSConfig{Options: []string{"ndots:5\noptions x"}}
+	}), codes.InvalidArgument, "config.dns_config.options[0]")
+	assertCode(t, run(func(c *runtimeapi.PodSandboxConfig) {
+		c.LogDirectory, c.Hostname = "/var/log/pods/p", "web"
+		c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"10.0.0.10", "fd00::a"}, Searches: []string{"ns.svc.cluster.local"}, Options: []string{"ndots:5"}}
+	}), codes.Unimplemented, "RunPodSandbox")
+
+	_, err := c.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: "c", Cmd: []string{"echo", "a\x00"}})
+	assertCode(t, err, codes.InvalidArgument, "cmd[1]")
+	_, err = c.runtime.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: "c", Cmd: []string{"sh\x00"}, Stdout: true})
+	assertCode(t, err, codes.InvalidArgument, "cmd[0]")
+}

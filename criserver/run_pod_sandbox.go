@@ -2,6 +2,7 @@ package criserver
 
 import (
 	"context"
+	"errors"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -22,7 +23,7 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 		"config.metadata.uid", m.GetUid()); err != nil {
 		return nil, err
 	}
-	if err := portMappings(req.GetConfig().GetPortMappings()); err != nil {
+	if err := errors.Join(portMappings(req.GetConfig().GetPortMappings()), podFields(req.GetConfig())); err != nil {
 		return nil, err
 	}
 	if s.deps.Sandboxes == nil {

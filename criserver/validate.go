@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
+	"path/filepath"
 	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -89,6 +91,48 @@ func portMappings(pms []*runtimeapi.PortMapping) error {
 		}
 		if _, ok := runtimeapi.Protocol_name[int32(pm.GetProtocol())]; !ok {
 			errs = append(errs, invalidField(name+".protocol", "%d is not a protocol", int32(pm.GetProtocol())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// argv checks a command line: an argument with a NUL cannot be passed to
+// execve, so it is refused here rather than failing inside the container.
+func argv(name string, args []string) error {
+	for i, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return invalidField(fmt.Sprintf("%s[%d]", name, i), "contains a NUL byte")
+		}
+	}
+	return nil
+}
+
+// podFields checks what a pod's config spells for files the runtime
+// writes: the log directory is an absolute path, and the DNS config's
+// servers are IP addresses and its searches and options single tokens of
+// resolv.conf (a newline in one would write lines of its own).
+func podFields(cfg *runtimeapi.PodSandboxConfig) error {
+	var errs []error
+	if d := cfg.GetLogDirectory(); d != "" && (!filepath.IsAbs(d) || strings.IndexByte(d, 0) >= 0) {
+		errs = append(errs, invalidField("config.log_directory", "%q is not an absolute path", d))
+	}
+	if strings.IndexByte(cfg.GetHostname(), 0) >= 0 {
+		errs = append(errs, invalidField("config.hostname", "contains a NUL byte"))
+	}
+	dns := cfg.GetDnsConfig()
+	for i, srv := range dns.GetServers() {
+		if _, err := netip.ParseAddr(srv); err != nil {
+			errs = append(errs, invalidField(fmt.Sprintf("config.dns_config.servers[%d]", i), "%q is not an IP address", srv))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    []string
+	}{{"searches", dns.GetSearches()}, {"options", dns.GetOptions()}} {
+		for i, v := range f.v {
+			if v == "" || strings.ContainsAny(v, " \t\r\n\x00") {
+				errs = append(errs, invalidField(fmt.Sprintf("config.dns_config.%s[%d]", f.name, i), "%q is not one word", v))
+			}
 		}
 	}
 	return errors.Join(errs...)
