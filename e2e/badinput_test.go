@@ -186,6 +186,20 @@ func TestBadInput(t *testing.T) {
 			}))
 			return err
 		}},
+		{"RunPodSandbox", "a DNS server that is no address", IA, func(ctx context.Context) error {
+			_, err := rt.RunPodSandbox(ctx, podWith(func(c *runtimeapi.PodSandboxConfig) {
+				c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"1.1.1.1\nnameserver 6.6.6.6"}}
+			}))
+			return err
+		}},
+		{"RunPodSandbox", "a NUL in the hostname", IA, func(ctx context.Context) error {
+			_, err := rt.RunPodSandbox(ctx, podWith(func(c *runtimeapi.PodSandboxConfig) { c.Hostname = "a\x00b" }))
+			return err
+		}},
+		{"RunPodSandbox", "a NUL in the log directory", IA, func(ctx context.Context) error {
+			_, err := rt.RunPodSandbox(ctx, podWith(func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = "/tmp/a\x00b" }))
+			return err
+		}},
 		{"RunPodSandbox", "a missing localhost seccomp profile", IA, func(ctx context.Context) error {
 			_, err := rt.RunPodSandbox(ctx, podWith(func(c *runtimeapi.PodSandboxConfig) {
 				c.Linux.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{Seccomp: &runtimeapi.SecurityProfile{
@@ -386,6 +400,42 @@ func TestBadInput(t *testing.T) {
 			return err
 		}},
 
+		{"CreateContainer", "a NUL in the command", IA, func(ctx context.Context) error {
+			_, err := rt.CreateContainer(ctx, ctrWith(func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep\x00", "1"} }))
+			return err
+		}},
+		{"CreateContainer", "a NUL in an argument", IA, func(ctx context.Context) error {
+			_, err := rt.CreateContainer(ctx, ctrWith(func(c *runtimeapi.ContainerConfig) { c.Args = []string{"a\x00b"} }))
+			return err
+		}},
+		{"CreateContainer", "an environment variable named with =", IA, func(ctx context.Context) error {
+			_, err := rt.CreateContainer(ctx, ctrWith(func(c *runtimeapi.ContainerConfig) { c.Envs = []*runtimeapi.KeyValue{{Key: "A=B", Value: []byte("v")}} }))
+			return err
+		}},
+		{"CreateContainer", "a NUL in an environment value", IA, func(ctx context.Context) error {
+			_, err := rt.CreateContainer(ctx, ctrWith(func(c *runtimeapi.ContainerConfig) {
+				c.Envs = []*runtimeapi.KeyValue{{Key: "A", Value: []byte("v\x00w")}}
+			}))
+			return err
+		}},
+		{"CreateContainer", "a relative working directory", IA, func(ctx context.Context) error {
+			_, err := rt.CreateContainer(ctx, ctrWith(func(c *runtimeapi.ContainerConfig) { c.WorkingDir = "relative/dir" }))
+			return err
+		}},
+		{"CreateContainer", "a container path with a NUL", IA, func(ctx context.Context) error {
+			_, err := rt.CreateContainer(ctx, ctrWith(func(c *runtimeapi.ContainerConfig) {
+				c.Mounts = []*runtimeapi.Mount{{HostPath: e.dir, ContainerPath: "/mnt\x00x"}}
+			}))
+			return err
+		}},
+		{"CreateContainer", "a relative masked path", IA, func(ctx context.Context) error {
+			_, err := rt.CreateContainer(ctx, ctrWith(func(c *runtimeapi.ContainerConfig) {
+				c.Linux.SecurityContext = &runtimeapi.LinuxContainerSecurityContext{
+					MaskedPaths: []string{"relative"}}
+			}))
+			return err
+		}},
+
 		// StartContainer.
 		{"StartContainer", "no id", IA, func(ctx context.Context) error {
 			_, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{})
@@ -508,6 +558,14 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"ExecSync", "a negative timeout", IA, func(ctx context.Context) error {
 			_, err := rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: running, Cmd: []string{"true"}, Timeout: -1})
+			return err
+		}},
+		{"ExecSync", "a NUL in the command", IA, func(ctx context.Context) error {
+			_, err := rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: running, Cmd: []string{"echo", "a\x00b"}})
+			return err
+		}},
+		{"Exec", "a NUL in the command", IA, func(ctx context.Context) error {
+			_, err := rt.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: running, Cmd: []string{"sh\x00"}, Stdout: true})
 			return err
 		}},
 		{"ExecSync", "an unknown id", NF, func(ctx context.Context) error {
