@@ -18,7 +18,11 @@
 // (allocate past a 15 MiB limit on cue). After a random load time, some
 // cues are given with the daemon up, the daemon is SIGKILLed, and more
 // cues are given while it is down: exits and OOM kills the daemon has to
-// learn from its shims and cgroups at restart. Then it is started again.
+// learn from its shims and cgroups at restart. Then it is started again;
+// one round in four it is killed once more while it recovers. Beside the
+// pods, two images are pulled and removed now and then: one shares
+// busybox's base layer, one shares nothing, so a removal's garbage
+// collection must keep the one snapshot and drop the other.
 //
 // # What is checked after every restart
 //
@@ -32,6 +36,8 @@
 //     killed here), never a finish before the start, never RUNNING after a
 //     stop returned. Statuses are polled for 30 s, since recovery's work
 //     and triggered exits land a moment after the start.
+//   - Images: one whose pull returned is listed, one whose removal
+//     returned is not.
 //   - runc agrees with the daemon: a ready pod's infra and every created
 //     or running container exist in runc in that state, nothing else does.
 //   - `logbook journal verify` passes.

@@ -36,11 +36,16 @@ type driver struct {
 	// rt is the daemon of the current round, set before its workers
 	// start (a killed daemon's calls fail on its closed connection).
 	rt      runtimeapi.RuntimeServiceClient
+	img     runtimeapi.ImageServiceClient
 	roundNo int
 
-	mu    sync.Mutex // guards everything below
-	pods  []*pod
-	names int
+	mu   sync.Mutex // guards everything below
+	pods []*pod
+	// images are pulled and removed beside busybox (which is never
+	// removed): one shares busybox's base layer, one shares nothing, so
+	// a removal's garbage collection must keep the one and drop the other.
+	images []*img
+	names  int
 	// cut is the call each worker had in flight when the daemon died.
 	cut        []string
 	calls      int
@@ -54,7 +59,8 @@ type driver struct {
 }
 
 func newDriver(o options, w *rig.World) *driver {
-	return &driver{o: o, w: w, rng: rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15))}
+	return &driver{o: o, w: w, rng: rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)),
+		images: []*img{{ref: "gcr.io/k8s-staging-cri-tools/test-image-1:latest"}, {ref: "registry.k8s.io/pause:3.9"}}}
 }
 
 // violation records a broken promise of the daemon.
@@ -126,7 +132,7 @@ func (d *driver) round(r int) bool {
 	t0 := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cut = make([]string, d.o.workers)
-	d.rt, d.roundNo = d.w.RT(), r
+	d.rt, d.img, d.roundNo = d.w.RT(), d.w.Img(), r
 	callsBefore := d.calls
 	var wg sync.WaitGroup
 	for i := range d.o.workers {
@@ -293,6 +299,11 @@ func (d *driver) pick(rng *rand.Rand) op {
 	if len(live) < 2 || (len(live) < d.o.maxPods && rng.IntN(12) == 0) {
 		return d.runPod()
 	}
+	if rng.IntN(15) == 0 {
+		if i := d.images[rng.IntN(len(d.images))]; !i.busy {
+			return d.imageOp(i)
+		}
+	}
 	var free []*pod
 	for _, p := range live {
 		if !p.busy && p.run == done && p.removed == notAsked {
@@ -418,6 +429,40 @@ func (d *driver) createCtr(p *pod, rng *rand.Rand) op {
 		defer d.mu.Unlock()
 		p.busy, c.created, c.id = false, res, id
 		return cutCall("CreateContainer", res)
+	}
+}
+
+// imageOp pulls the image when it is absent, removes it when present,
+// and does either when a cut call left it unknown.
+func (d *driver) imageOp(i *img) op {
+	i.busy = true
+	pull := i.present != done
+	i.present = maybe
+	return func(ctx context.Context) (string, bool) {
+		what := "RemoveImage"
+		if pull {
+			what = "PullImage"
+		}
+		res, _ := d.call(ctx, what+" "+i.ref, func(ctx context.Context) error {
+			var err error
+			if pull {
+				_, err = d.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: i.ref}})
+			} else {
+				_, err = d.img.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: i.ref}})
+			}
+			return err
+		})
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		i.busy = false
+		switch {
+		case res == maybe:
+		case res == done && pull, res != done && !pull:
+			i.present = done
+		default:
+			i.present = notAsked
+		}
+		return cutCall(what, res)
 	}
 }
 

@@ -62,6 +62,26 @@ type pod struct {
 	busy     bool // a worker is calling on it (or on one of its containers)
 }
 
+// img is the driver's model of an image it pulls and removes.
+type img struct {
+	ref string
+	// present: pulled (done), removed or never pulled (notAsked), or
+	// unknown (maybe: a pull or a removal was cut).
+	present outcome
+	busy    bool
+}
+
+// judge compares the image's presence in ListImages with the model.
+func (i *img) judge(listed bool) string {
+	switch {
+	case i.present == done && !listed:
+		return "not listed though its pull returned"
+	case i.present == notAsked && listed:
+		return "listed though its removal returned (or it was never pulled)"
+	}
+	return ""
+}
+
 // exit is an exit code and its reason.
 type exit struct {
 	code   int32

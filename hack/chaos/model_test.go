@@ -102,3 +102,25 @@ func TestJudgePod(t *testing.T) {
 		})
 	}
 }
+
+func TestJudgeImage(t *testing.T) {
+	cases := []struct {
+		present outcome
+		listed  bool
+		problem string
+	}{
+		{done, true, ""},
+		{done, false, "not listed"},
+		{notAsked, false, ""},
+		{notAsked, true, "listed though"},
+		{maybe, true, ""},
+		{maybe, false, ""},
+	}
+	for _, tc := range cases {
+		i := &img{ref: "x", present: tc.present}
+		got := i.judge(tc.listed)
+		if tc.problem == "" && got != "" || tc.problem != "" && !strings.Contains(got, tc.problem) {
+			t.Errorf("present %v, listed %v: %q, want %q", tc.present, tc.listed, got, tc.problem)
+		}
+	}
+}

@@ -148,6 +148,15 @@ func (d *driver) judgeAll(ctx context.Context) (problems []string, settled bool,
 	for _, p := range list.GetItems() {
 		pods[p.GetId()] = p
 	}
+	listed, err := d.listedImages(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, i := range d.images {
+		if pr := i.judge(listed[i.ref]); pr != "" {
+			problems = append(problems, fmt.Sprintf("image %s: %s", i.ref, pr))
+		}
+	}
 	settled = true
 	for _, p := range d.pods {
 		var st *runtimeapi.PodSandbox
@@ -177,6 +186,21 @@ func (d *driver) judgeAll(ctx context.Context) (problems []string, settled bool,
 		}
 	}
 	return problems, settled, nil
+}
+
+// listedImages are the tags the daemon lists.
+func (d *driver) listedImages(ctx context.Context) (map[string]bool, error) {
+	l, err := d.w.Img().ListImages(ctx, &runtimeapi.ListImagesRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, i := range l.GetImages() {
+		for _, t := range i.GetRepoTags() {
+			out[t] = true
+		}
+	}
+	return out, nil
 }
 
 // history describes what was asked of a container, for a violation.
@@ -230,6 +254,16 @@ func (d *driver) checkEvents(ctx context.Context, r int) int {
 // resolve settles what the cut calls did, now that the daemon has said,
 // and forgets what is gone.
 func (d *driver) resolve(ctx context.Context) {
+	if listed, err := d.listedImages(ctx); err == nil {
+		for _, i := range d.images {
+			if i.present == maybe {
+				i.present = notAsked
+				if listed[i.ref] {
+					i.present = done
+				}
+			}
+		}
+	}
 	rt := d.w.RT()
 	list, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
@@ -288,7 +322,7 @@ func (d *driver) resolve(ctx context.Context) {
 func (d *driver) finish(r int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	d.rt, d.roundNo = d.w.RT(), r
+	d.rt, d.img, d.roundNo = d.w.RT(), d.w.Img(), r
 	for _, p := range d.pods {
 		p.removed = maybe
 		res, _ := d.call(ctx, "RemovePodSandbox "+p.name, func(ctx context.Context) error {

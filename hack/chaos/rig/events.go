@@ -160,6 +160,51 @@ func (f *Follower) WaitFor(ctx context.Context, upto uint64, n int) error {
 	}
 }
 
+// WaitPosition waits until the follower has received a message of record
+// seq or a later one, or ctx ends.
+func (f *Follower) WaitPosition(ctx context.Context, seq uint64) error {
+	for {
+		f.mu.Lock()
+		pos := f.lastSeq
+		f.mu.Unlock()
+		if pos >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the event follower is at #%d, waiting for #%d: %w", pos, seq, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// eventful are the record types that yield CRI messages (a removal of an
+// object still being created, a rollback, yields none: LastEventful is a
+// close bound, not an exact one).
+var eventful = map[string]bool{
+	"sandbox.ready": true, "sandbox.stopped": true, "sandbox.removed": true,
+	"container.created": true, "container.started": true, "container.exited": true, "container.removed": true,
+}
+
+// LastEventful is the sequence number of the last of the journal's final
+// records (up to last) that yields CRI messages, 0 if none of them does.
+// It reads only the tail, so a driver can wait for its subscribers without
+// making the daemon read the whole journal.
+func LastEventful(ctx context.Context, src projector.Replayer, last uint64) (uint64, error) {
+	from := uint64(1)
+	if last > 64 {
+		from = last - 64
+	}
+	var seq uint64
+	err := src.Read(ctx, from, last, func(r journal.Record) error {
+		if eventful[r.Type] {
+			seq = r.Seq
+		}
+		return nil
+	})
+	return seq, err
+}
+
 func (f *Follower) run(ctx context.Context) {
 	defer close(f.done)
 	for ctx.Err() == nil {
