@@ -51,11 +51,21 @@ for dir in $(echo "$targets" | cut -d' ' -f1 | sort -u); do
 	for target in $(echo "$targets" | awk -v d="$dir" '$1 == d {print $2}'); do
 		echo "fuzz: $target ($pkg, $fuzztime)"
 		log=$PWD/_out/fuzz-$target.log
+		corpus=$dir/testdata/fuzz/$target
+		before=$(ls "$corpus" 2>/dev/null)
 		(cd "$dir" && "$bin" -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="$fuzztime" "${minimize[@]}" \
-			-test.fuzzcachedir="$(go env GOCACHE)/fuzz/$module/$pkg") >"$log" 2>&1 || {
-			tail -30 "$log"
-			status=1
-		}
+			-test.fuzzcachedir="$(go env GOCACHE)/fuzz/$module/$pkg") >"$log" 2>&1 && continue
+		# Go 1.26's fuzz coordinator can fail a target with a bare "context
+		# deadline exceeded" when -fuzztime ends while a worker is busy
+		# (go.dev/issue/75804, fixed in Go 1.27): no crasher is written. Such
+		# a run counts only after its whole corpus replays clean.
+		if [[ $(ls "$corpus" 2>/dev/null) == "$before" ]] && tail -3 "$log" | grep -qx '    context deadline exceeded' &&
+			(cd "$dir" && "$bin" -test.run="^${target}\$" >>"$log" 2>&1); then
+			echo "fuzz: $target: the coordinator's deadline race (go.dev/issue/75804), no crasher; corpus replays clean"
+			continue
+		fi
+		tail -30 "$log"
+		status=1
 	done
 	rm -f "$bin"
 done
