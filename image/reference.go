@@ -28,6 +28,12 @@ func Normalize(ref string) (Reference, error) {
 		return Reference{}, fmt.Errorf("%w: %q: %w", ErrInvalidReference, ref, err)
 	}
 	r := Reference{Domain: reference.Domain(named), Path: reference.Path(named)}
+	if r.Domain == "" {
+		// "a_b.c/d": a first component with a dot is taken for a registry
+		// host, which the grammar then refuses as one, so the whole name
+		// parses as a path of no registry at all.
+		return Reference{}, fmt.Errorf("%w: %q: names no registry host", ErrInvalidReference, ref)
+	}
 	switch n := named.(type) {
 	case reference.Digested:
 		d := n.Digest()
