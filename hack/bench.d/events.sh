@@ -13,7 +13,7 @@
 #     that part alone). pace=40ms stands for the side effects between two
 #     transitions of a pod; pace=0s appends back to back (disk-bound).
 #  2. hack/eventbench: a real logbookd, real runc containers (busybox
-#     `true` in host-network pods), GetContainerEvents clients over the
+#     containers in host-network pods, exiting after 1s), GetContainerEvents clients over the
 #     socket, each on its own connection; the latency runs from the exit
 #     the shim recorded (finished_at) to the client's receipt, split into
 #     exit -> journal (exit monitor, OOM check, durable append) and

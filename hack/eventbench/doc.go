@@ -10,6 +10,7 @@
 // runs two phases of -duration each with the same churn: first with
 // -subscribers reading clients, then with one more client that opens its
 // stream and never reads (stalled). Each churning worker runs a pod, a
-// busybox `true` container in it, waits for the container's exit event,
+// busybox container in it that exits after -run-for (default 1s; 0 runs
+// `true`, whose exit races its own start), waits for the container's exit event,
 // and removes the pod, over and over. Every client has its own connection.
 package main

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,7 @@ const image = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 type options struct {
 	logbookd, testimages string
 	pods, subscribers    int
-	duration             time.Duration
+	duration, runFor     time.Duration
 }
 
 func main() {
@@ -39,6 +40,7 @@ func main() {
 	flag.IntVar(&o.pods, "pods", 100, "pods churning at once")
 	flag.IntVar(&o.subscribers, "subscribers", 9, "reading GetContainerEvents clients (a stalled one is added in the second phase)")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of each phase")
+	flag.DurationVar(&o.runFor, "run-for", time.Second, "how long each container runs before it exits (0: busybox true, which exits while StartContainer is still journaling its start, so the exit's STOPPED waits for the STARTED)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "eventbench:", err)
@@ -90,8 +92,8 @@ func run(o options) error {
 		defer s.close()
 		subs = append(subs, s)
 	}
-	fmt.Printf("event delivery, container exit -> subscriber, real logbookd: %d pods churning, %d reading subscribers (+1 stalled in phase 2), %v a phase\n",
-		o.pods, o.subscribers, o.duration)
+	fmt.Printf("event delivery, container exit -> subscriber, real logbookd: %d pods churning, containers exiting after %v, %d reading subscribers (+1 stalled in phase 2), %v a phase\n",
+		o.pods, o.runFor, o.subscribers, o.duration)
 	for phase, stalled := range []bool{false, true} {
 		if stalled {
 			s, err := subscribe(w.socket, false, nil) // opened, never read
@@ -108,7 +110,7 @@ func run(o options) error {
 			return err
 		}
 		start := time.Now()
-		cycles, failures := churn(ctx, rt, exits, o.pods, o.duration, phase)
+		cycles, failures := churn(ctx, rt, exits, o, phase)
 		took := time.Since(start)
 		_, last, err := jr.Bounds(ctx)
 		if err != nil {
@@ -258,16 +260,21 @@ func (s *subscriber) close() {
 	s.conn.Close()
 }
 
-// churn runs pods workers until d passes, each running pod lives: a pod,
-// a container that exits at once, the wait for its exit event, removal.
-func churn(ctx context.Context, rt runtimeapi.RuntimeServiceClient, ex *exits, pods int, d time.Duration, phase int) (cycles, failures int) {
-	deadline := time.Now().Add(d)
+// churn runs o.pods workers for o.duration, each running pod lives: a
+// pod, a container that exits after o.runFor, the wait for its exit
+// event, removal.
+func churn(ctx context.Context, rt runtimeapi.RuntimeServiceClient, ex *exits, o options, phase int) (cycles, failures int) {
+	deadline := time.Now().Add(o.duration)
+	command := []string{"true"}
+	if o.runFor > 0 {
+		command = []string{"sleep", strconv.FormatFloat(o.runFor.Seconds(), 'f', -1, 64)}
+	}
 	var ok, failed atomic.Int64
 	var wg sync.WaitGroup
-	for w := range pods {
+	for w := range o.pods {
 		wg.Go(func() {
 			for n := 0; time.Now().Before(deadline); n++ {
-				if err := podLife(ctx, rt, ex, fmt.Sprintf("ev-%d-%d-%d", phase, w, n)); err != nil {
+				if err := podLife(ctx, rt, ex, fmt.Sprintf("ev-%d-%d-%d", phase, w, n), command); err != nil {
 					if failed.Add(1) <= 3 {
 						fmt.Fprintln(os.Stderr, "eventbench: pod life:", err)
 					}
@@ -281,7 +288,7 @@ func churn(ctx context.Context, rt runtimeapi.RuntimeServiceClient, ex *exits, p
 	return int(ok.Load()), int(failed.Load())
 }
 
-func podLife(ctx context.Context, rt runtimeapi.RuntimeServiceClient, ex *exits, name string) error {
+func podLife(ctx context.Context, rt runtimeapi.RuntimeServiceClient, ex *exits, name string, command []string) error {
 	pod := &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "eventbench", Uid: name},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
@@ -296,7 +303,7 @@ func podLife(ctx context.Context, rt runtimeapi.RuntimeServiceClient, ex *exits,
 		rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.PodSandboxId})
 	}()
 	c, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: p.PodSandboxId, SandboxConfig: pod,
-		Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "exit"}, Image: &runtimeapi.ImageSpec{Image: image}, Command: []string{"true"}}})
+		Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "exit"}, Image: &runtimeapi.ImageSpec{Image: image}, Command: command}})
 	if err != nil {
 		return err
 	}
