@@ -58,4 +58,13 @@
 // Status probes the OCI runtime by running `<runtime-path> --version` on each
 // call (RuncProbe; a few milliseconds, and a kubelet asks every few seconds),
 // so RuntimeReady turns false as soon as the binary is gone or broken.
+//
+// # Lists a kubelet relists
+//
+// ListContainers and ListPodSandbox answer with each object's wire
+// encoding made once per change of the object (its LastSeq) and kept
+// (wirecache.go): a relist of 1,000 containers then costs the daemon the
+// projection's list and a concatenation, not 1,000 CRI messages built and
+// marshalled. The responses carry their lists as raw fields, so only a
+// gRPC client sees them; every caller is one.
 package criserver

@@ -11,8 +11,16 @@ func (s *RuntimeService) ListContainers(ctx context.Context, req *runtimeapi.Lis
 	if s.deps.Containers == nil {
 		return nil, notImplemented("ListContainers")
 	}
-	return &runtimeapi.ListContainersResponse{Containers: s.criContainerList(req.GetFilter())}, nil
+	f := req.GetFilter()
+	wire, err := s.containersWire.encode(s.deps.Projection.ListContainers(f), listContainersField, f == nil)
+	if err != nil {
+		return nil, err
+	}
+	return withWire(&runtimeapi.ListContainersResponse{}, wire), nil
 }
+
+// listContainersField is ListContainersResponse.containers (wirecache.go).
+const listContainersField = 1
 
 func (s *RuntimeService) criContainerList(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
 	cs := s.deps.Projection.ListContainers(f)

@@ -11,8 +11,16 @@ func (s *RuntimeService) ListPodSandbox(ctx context.Context, req *runtimeapi.Lis
 	if s.deps.Sandboxes == nil {
 		return nil, notImplemented("ListPodSandbox")
 	}
-	return &runtimeapi.ListPodSandboxResponse{Items: s.criSandboxList(req.GetFilter())}, nil
+	f := req.GetFilter()
+	wire, err := s.sandboxesWire.encode(s.deps.Projection.ListSandboxes(f), listPodSandboxField, f == nil)
+	if err != nil {
+		return nil, err
+	}
+	return withWire(&runtimeapi.ListPodSandboxResponse{}, wire), nil
 }
+
+// listPodSandboxField is ListPodSandboxResponse.items (wirecache.go).
+const listPodSandboxField = 1
 
 func (s *RuntimeService) criSandboxList(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
 	sbs := s.deps.Projection.ListSandboxes(f)

@@ -9,6 +9,7 @@ import (
 	"github.com/logbook-cri/logbook/config"
 	"github.com/logbook-cri/logbook/projector"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -110,8 +111,18 @@ func New(d Deps) (*Server, error) {
 		d.Projection = projector.NewStore(nil, nil)
 	}
 	return &Server{
-		Runtime: &RuntimeService{deps: d},
-		Image:   &ImageService{deps: d},
+		Runtime: &RuntimeService{
+			deps: d,
+			containersWire: wireCache[*projector.Container]{
+				key: func(c *projector.Container) (string, uint64) { return c.ID, c.LastSeq },
+				msg: func(c *projector.Container) proto.Message { return c.CRI() },
+			},
+			sandboxesWire: wireCache[*projector.Sandbox]{
+				key: func(sb *projector.Sandbox) (string, uint64) { return sb.ID, sb.LastSeq },
+				msg: func(sb *projector.Sandbox) proto.Message { return sb.CRI() },
+			},
+		},
+		Image: &ImageService{deps: d},
 	}, nil
 }
 
@@ -133,6 +144,10 @@ type RuntimeService struct {
 
 	mu       sync.Mutex
 	podCIDRs []string // guarded by mu; last accepted UpdateRuntimeConfig
+
+	// The wire encodings of the objects last listed (wirecache.go).
+	containersWire wireCache[*projector.Container]
+	sandboxesWire  wireCache[*projector.Sandbox]
 }
 
 // ImageService implements runtime.v1.ImageService, one method a file.
