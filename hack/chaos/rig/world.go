@@ -96,6 +96,21 @@ func New(cfg Config) (*World, error) {
 		return nil, err
 	}
 	cfg.Dir = dir
+	// The leak checks count what hangs off the run's bridge: one that a
+	// killed earlier run left, with its pods' veths, would be counted as
+	// this run's leak.
+	if l, err := netlink.LinkByName(cfg.Bridge); err == nil {
+		ports, _ := netlink.LinkList()
+		n := 0
+		for _, p := range ports {
+			if p.Attrs().MasterIndex == l.Attrs().Index {
+				n++
+			}
+		}
+		if n > 0 {
+			return nil, fmt.Errorf("bridge %s already exists with %d ports: an earlier run left it (and its pods' namespaces, mounted under its run directory); clean that up first", cfg.Bridge, n)
+		}
+	}
 	r, err := NewReaper()
 	if err != nil {
 		return nil, err
