@@ -55,10 +55,11 @@
 // (container); image.tagged needs a free name and image.untagged a name on
 // that image. Objects in Creating are internal (no list or status lookup
 // returns them; recovery finds them with Creating). A removed sandbox or
-// container leaves its ID as a tombstone: no sandbox or container can ever
-// be created with it again. Metadata names are reserved from creation until
-// removal, so a second sandbox (or container of a sandbox) with the same
-// name and attempt is refused.
+// container leaves its ID as a tombstone: no sandbox or container can be
+// created with it again for as long as the journal retains the record
+// that removed it (see Tombstones below). Metadata names are reserved
+// from creation until removal, so a second sandbox (or container of a
+// sandbox) with the same name and attempt is refused.
 //
 // # What the CRI fields are computed from
 //
@@ -122,14 +123,19 @@
 // protobuf message logbook.projector.v1.State (internal/snapshotpb/
 // snapshot.proto) marshalled deterministically: the position, every live
 // sandbox, container and image field for field in creation order (CRI
-// messages embedded as themselves), and the sorted removed IDs. Derived
+// messages embedded as themselves), the sorted removed IDs with the
+// positions of the records that removed them, and the tombstone horizon.
+// A snapshot written before removal positions were kept has neither: its
+// tombstones read as removed at the snapshot's own position. Derived
 // data (indexes, an image's uid and username) is not stored: UnmarshalState
 // rebuilds it and, doing so, checks the state's invariants (unique IDs and
 // names, containers of existing sandboxes, positions within range),
 // refusing an inconsistent snapshot with ErrBadSnapshot. Fields are only
 // ever added to the body; a change of meaning is a new version byte, and a
 // build refuses versions it does not know (ErrSnapshotVersion), falling
-// back to replaying events. testdata/snapshot-v1.bin pins version 1.
+// back to replaying events. testdata/snapshot-v1.bin pins version 1 as
+// first written (no removal positions), testdata/snapshot-v1-positions.bin
+// with them.
 //
 // # Retention: snapshot plus tail
 //
@@ -146,9 +152,12 @@
 //     live store (which is ahead): the newest snapshot at or before N-1,
 //     folded forward. Events after the newest snapshot are only ever
 //     dropped once they are inside a new snapshot.
-//  3. That state is stored as the snapshot at N-1 (unless one is there);
-//     folding on to the head, the head state is stored as a snapshot too,
-//     so the next start reads one snapshot and replays nothing or little.
+//  3. That state, less the tombstones of objects removed before N (which
+//     leaves none: every one was made by a record before N), is stored as
+//     the snapshot at N-1, replacing one stored there (the head snapshot
+//     of an earlier pass, say, which still holds them); folding on to the
+//     head, the head state is stored as a snapshot too, so the next start
+//     reads one snapshot and replays nothing or little.
 //  4. Compact(N) drops the records before N and the snapshots older than
 //     the one at N-1.
 //
@@ -157,12 +166,67 @@
 // stored past it; Compact reports ErrUnfoldable.
 //
 // A reader of a compacted journal sees: Load(to) for any to >= N-1 equal to
-// what it was before compaction; records before N gone (the journal says
-// ErrCompacted), and with them the CRI events they would have produced: a
-// subscriber starts from a Store snapshot and the tail, so only one that
-// was disconnected across a compaction misses events, which it cannot
-// recover. The live store is unaffected.
+// what it was before compaction except for the tombstones of objects
+// removed before N, which are gone, and the state's horizon, now N (see
+// Tombstones); records before N gone (the journal says ErrCompacted), and
+// with them the CRI events they would have produced: a subscriber starts
+// from a Store snapshot and the tail, so only one that was disconnected
+// across a compaction misses events, which it cannot recover. The live
+// store forgets the same tombstones when the daemon tells it the journal's
+// new first record (Store.ForgetRemovedBefore, after each pass), and is
+// otherwise unaffected.
 //
-// Tombstones are the one part of the state that only grows: one removed ID
-// per removed sandbox or container, kept in snapshots forever.
+// # Tombstones
+//
+// The tombstones exist to catch a bug: the runtime makes IDs of 256
+// random bits, so a journal that creates a removed ID again was written
+// wrongly, and the fold refuses the record. Kept forever they would be the
+// one part of the state that only grows (a node running 10,000 short pods
+// a day would add megabytes a day to the daemon and to every snapshot),
+// so a tombstone lives exactly as long as the record that made it: the
+// retention policy forgets it with that record. Each one remembers the
+// journal position of its removal record, not its time: Compact cuts the
+// journal at a position N (the window's edge, lowered to the oldest open
+// cursor and to a record it cannot fold), and a record's time does not
+// order records (a clock may step back), while "removed before N" is
+// exactly "its removal record was dropped". A position is also a varint of
+// 3 or 4 bytes in a snapshot where a time would take 9.
+//
+// ForgetRemovedBefore(N) moves a state's horizon to N and drops the
+// tombstones below it. Every state agrees: Compact applies it to the
+// snapshot at N-1 (and so to the head snapshot folded from it); Load
+// applies the journal's first retained record, whatever the snapshot it
+// starts from remembers (a checkpoint taken before the pass, say); the
+// live store applies it after each pass, and the states that follow the
+// store (its Snapshot clones, which subscribers and the metrics follower
+// fold privately, and states attached with Store.Attach) adopt the
+// store's horizon at their next fold. So a replay of the compacted journal
+// still equals the live store and every follower that has reached the
+// same position, tombstones included. A state behind its horizon (a
+// follower still folding older records) keeps every tombstone until its
+// fold reaches N-1, as the store did at those positions. The horizon is
+// part of the state (and of its snapshot); a follower's fold also reads
+// its store's, so when a follower forgets depends on when the store did,
+// but what it holds at a position once both have passed the horizon does
+// not (the randomized test checks it).
+//
+// The price is the detector's reach: a re-created ID is refused while its
+// removal record is retained, and accepted after (a replay of the
+// compacted journal would have no ground to refuse it). IDUsed, which
+// recovery asks before removing a leaked cgroup, answers the same way.
+// A record that re-creates an ID removed before N, folded by the store (or
+// a follower) before it forgets and by a replay of the compacted journal
+// (or a follower) after, is refused by the one and accepted by the other:
+// the one way folds of the same records can differ, and only on a journal
+// that is wrong anyway. A
+// snapshot written before removal positions were kept counts its
+// tombstones as removed at its own position: a state loaded from it keeps
+// them until a pass goes past it, which may be longer than a fresh Load
+// would keep them, never shorter.
+//
+// idSet keeps the tombstones so that Clone stays cheap (it runs under the
+// store's read lock for every new subscriber): a shared base plus a small
+// recent map per copy, Clone copying at most a quarter. Forgetting builds
+// a new base of the survivors (a Go map never shrinks), O(tombstones) once
+// per pass, under the store's write lock.
 package projector

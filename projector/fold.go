@@ -45,6 +45,7 @@ func (s *State) Apply(e Event) error {
 	}
 	s.seq = e.Seq
 	s.lastRemovedSandbox, s.lastRemovedContainer = rmSandbox, rmContainer
+	s.forgetDue()
 	return nil
 }
 
@@ -130,7 +131,7 @@ func (s *State) applySandbox(e Event) (removed *Sandbox, err error) {
 		delete(s.sandboxes, id)
 		delete(s.podContainers, id)
 		delete(s.sandboxNames, sandboxKey(cur.Config.GetMetadata()))
-		s.removed.add(id)
+		s.removed.add(id, e.Seq)
 		if cur.State == SandboxCreating {
 			return nil, nil // never visible: nothing to report
 		}
@@ -241,7 +242,7 @@ func (s *State) applyContainer(e Event) (removed *Container, err error) {
 		} else {
 			delete(s.podContainers, cur.SandboxID)
 		}
-		s.removed.add(id)
+		s.removed.add(id, e.Seq)
 		if cur.State == ContainerCreating {
 			return nil, nil // never visible: nothing to report
 		}

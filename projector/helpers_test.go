@@ -2,7 +2,6 @@ package projector
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -210,17 +209,17 @@ type dump struct {
 	SandboxNames   map[string]string
 	ContainerNames map[string]string
 	ImageNames     map[string]string
-	Removed        []string
+	Removed        map[string]uint64 // tombstone -> removal position
+	ForgetBefore   uint64
 }
 
 func dumpOf(s *State) dump {
 	d := dump{
 		Seq: s.seq, Sandboxes: s.sandboxes, Containers: s.containers, Images: s.images,
 		PodContainers: s.podContainers, SandboxNames: s.sandboxNames, ContainerNames: s.containerNames,
-		ImageNames: s.imageNames,
+		ImageNames: s.imageNames, Removed: map[string]uint64{}, ForgetBefore: s.forgetBefore,
 	}
-	s.removed.each(func(id string) { d.Removed = append(d.Removed, id) })
-	slices.Sort(d.Removed)
+	s.removed.each(func(id string, seq uint64) { d.Removed[id] = seq })
 	return d
 }
 

@@ -19,7 +19,7 @@ func TestIDSetClonesAreIndependent(t *testing.T) {
 		c := copies[step%len(copies)]
 		id := fmt.Sprint("id", n)
 		n++
-		c.set.add(id)
+		c.set.add(id, uint64(n))
 		c.want[id] = true
 		if step%397 == 0 { // clone now and then, from any copy
 			w := make(map[string]bool, len(c.want))
@@ -31,7 +31,7 @@ func TestIDSetClonesAreIndependent(t *testing.T) {
 	}
 	for i, c := range copies {
 		var got []string
-		c.set.each(func(id string) { got = append(got, id) })
+		c.set.each(func(id string, _ uint64) { got = append(got, id) })
 		var want []string
 		for k := range c.want {
 			want = append(want, k)

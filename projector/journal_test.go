@@ -10,8 +10,9 @@ import (
 )
 
 // End to end with the real journal: the store fed by the commit hook, then
-// compaction with the retention policy, then a cold start with Load, all
-// agree with a replay of what was appended.
+// compaction with the retention policy (and the live store forgetting the
+// tombstones it compacted away), then a cold start with Load, all agree
+// with a replay of what was appended, less those tombstones.
 func TestWithRealJournal(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "journal.db")
@@ -49,8 +50,16 @@ func TestWithRealJournal(t *testing.T) {
 	if first, _, _ := j.Bounds(ctx); first != 1001 {
 		t.Fatalf("first retained %d, want 1001", first)
 	}
-	sameState(t, "Load after compaction", loadAll(t, j, 0), want)
-	sameState(t, "Load at 1200", loadAll(t, j, 1200), replay(recs[:1200]))
+	// The records before 1001 are gone, and with them the tombstones of
+	// the objects they removed; the daemon's retention loop makes the
+	// live store forget the same.
+	sameState(t, "Load after compaction", loadAll(t, j, 0), forgotten(want, 1001))
+	sameState(t, "Load at 1200", loadAll(t, j, 1200), forgotten(replay(recs[:1200]), 1001))
+	if n := store.ForgetRemovedBefore(1001); n != want.removed.len()-forgotten(want, 1001).removed.len() || n == 0 {
+		t.Fatalf("the store forgot %d tombstones", n)
+	}
+	want = forgotten(want, 1001)
+	sameState(t, "store after the retention pass", store.Snapshot(), want)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}

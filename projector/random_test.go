@@ -2,6 +2,7 @@ package projector
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -38,13 +39,24 @@ type gen struct {
 	podOrder []string // live pods, creation order
 	ctrs     map[string]*gctr
 	ctrOrder []string
-	removed  []string // removed sandbox and container ids
+	removed  []gtomb // removed sandbox and container ids, in removal order
 
 	images     map[string][]string // image id -> names
 	imageOrder []string
 	names      map[string]string // name -> image id
 	n          int
 }
+
+// gtomb is a removed ID and the position of the record that removed it.
+type gtomb struct {
+	id  string
+	seq uint64
+}
+
+// resurrectWithin bounds how far back a junk record re-creates a removed
+// ID: the randomized test forgets only tombstones older than that, so a
+// re-creation is always of an ID every fold still remembers (and refuses).
+const resurrectWithin = 200
 
 type gpod struct {
 	state SandboxState
@@ -141,7 +153,7 @@ func (g *gen) newPod() {
 func (g *gen) dropPod(id string) {
 	delete(g.pods, id)
 	g.podOrder = slices.DeleteFunc(g.podOrder, func(x string) bool { return x == id })
-	g.removed = append(g.removed, id)
+	g.removed = append(g.removed, gtomb{id, g.seq})
 }
 
 func (g *gen) dropCtr(id string) {
@@ -150,7 +162,7 @@ func (g *gen) dropCtr(id string) {
 	p.ctrs = slices.DeleteFunc(p.ctrs, func(x string) bool { return x == id })
 	delete(g.ctrs, id)
 	g.ctrOrder = slices.DeleteFunc(g.ctrOrder, func(x string) bool { return x == id })
-	g.removed = append(g.removed, id)
+	g.removed = append(g.removed, gtomb{id, g.seq})
 }
 
 func (g *gen) setPod(id string, st SandboxState)   { g.pods[id].state = st }
@@ -327,10 +339,11 @@ func (g *gen) imageStep() {
 // junkStep appends a record no fold may accept.
 func (g *gen) junkStep() {
 	switch g.r.IntN(4) {
-	case 0: // resurrect a removed ID
-		if id, ok := pick(g.r, g.removed); ok {
-			typ, b, _ := events.Encode(sandboxCreating(id))
-			g.emitJunk(journal.Record{Type: string(typ), SandboxID: id, Payload: b})
+	case 0: // resurrect an ID removed lately
+		recent, _ := slices.BinarySearchFunc(g.removed, g.seq+1-min(g.seq, resurrectWithin), func(t gtomb, seq uint64) int { return cmp.Compare(t.seq, seq) })
+		if t, ok := pick(g.r, g.removed[recent:]); ok {
+			typ, b, _ := events.Encode(sandboxCreating(t.id))
+			g.emitJunk(journal.Record{Type: string(typ), SandboxID: t.id, Payload: b})
 			return
 		}
 		fallthrough
@@ -447,10 +460,45 @@ func sameState(t *testing.T, what string, got, want *State) {
 	}
 }
 
+// forgetAt is a retention pass in a randomized history: after the first
+// after records, the folds forget the tombstones removed before before.
+type forgetAt struct {
+	after  int
+	before uint64
+}
+
+// replayForgetting is replay with the retention passes of forgets (those
+// within recs) made at their positions.
+func replayForgetting(recs []journal.Record, forgets []forgetAt) *State {
+	s := NewState()
+	for i, r := range recs {
+		if err := s.fold(r); err != nil {
+			s.skip(r.Seq)
+		}
+		for _, f := range forgets {
+			if f.after == i+1 {
+				s.ForgetRemovedBefore(f.before)
+			}
+		}
+	}
+	return s
+}
+
+// forgotten is s less the tombstones removed before n: what Load returns
+// after a compaction that kept the records from n on.
+func forgotten(s *State, n uint64) *State {
+	c := s.Clone()
+	c.ForgetRemovedBefore(n)
+	return c
+}
+
 // The brief's invariant 2: a fresh replay of the journal equals the
 // incrementally maintained view, whatever the interleaving of batches,
-// clones and private subscriber folds; and a snapshot round trip equals
-// both.
+// clones, private subscriber folds and retention passes (which forget old
+// tombstones: the replay forgets the same at the same positions); and a
+// snapshot round trip equals both. Then Load, from a journal with
+// snapshots and after a compaction, equals the replay (less, after the
+// compaction, the tombstones removed before its cut).
 func TestRandomizedFoldEqualsReplay(t *testing.T) {
 	n := *eventsFlag
 	if testing.Short() {
@@ -478,6 +526,8 @@ func TestRandomizedFoldEqualsReplay(t *testing.T) {
 			var subs []subscriber
 			var singleEvents []*runtimeapi.ContainerEventResponse
 			subEvents := map[int][]*runtimeapi.ContainerEventResponse{}
+			var forgets []forgetAt
+			forgot := 0
 
 			for i := 0; i < len(g.recs); {
 				batch := g.recs[i:min(len(g.recs), i+1+r.IntN(16))]
@@ -514,6 +564,24 @@ func TestRandomizedFoldEqualsReplay(t *testing.T) {
 				if store.Seq() != uint64(i) {
 					t.Fatalf("store at %d after %d records", store.Seq(), i)
 				}
+				// A retention pass now and then, and surely one past the
+				// middle; never after the last record, so that every
+				// subscriber folds one more record and follows it. Its cut
+				// stays behind the records a junk record may resurrect.
+				h := i - resurrectWithin - r.IntN(resurrectWithin)
+				if len(forgets) == 0 && i >= len(g.recs)*3/4 {
+					h = i - resurrectWithin
+				} else if r.IntN(40) != 0 {
+					h = 0
+				}
+				if h > 0 && i < len(g.recs) {
+					k := store.ForgetRemovedBefore(uint64(h))
+					if k2 := single.ForgetRemovedBefore(uint64(h)); k2 != k {
+						t.Fatalf("forget before %d: the store forgot %d tombstones, the single fold %d", h, k, k2)
+					}
+					forgets = append(forgets, forgetAt{i, uint64(h)})
+					forgot += k
+				}
 				switch r.IntN(40) {
 				case 0: // a private clone nobody touches again
 					c := single.Clone()
@@ -525,8 +593,22 @@ func TestRandomizedFoldEqualsReplay(t *testing.T) {
 			if store.Skipped() != uint64(len(g.junk)) {
 				t.Fatalf("store skipped %d records, %d were junk", store.Skipped(), len(g.junk))
 			}
+			// Each tombstone is forgotten once, by the first pass past it.
+			var horizon uint64
+			for _, f := range forgets {
+				horizon = max(horizon, f.before)
+			}
+			old := 0
+			for _, tomb := range g.removed {
+				if tomb.seq < horizon {
+					old++
+				}
+			}
+			if forgot != old || old == 0 {
+				t.Fatalf("%d retention passes up to %d forgot %d tombstones; %d were older", len(forgets), horizon, forgot, old)
+			}
 
-			want := replay(g.recs)
+			want := replayForgetting(g.recs, forgets)
 			if want.Seq() != uint64(len(g.recs)) {
 				t.Fatalf("replay at %d", want.Seq())
 			}
@@ -551,10 +633,11 @@ func TestRandomizedFoldEqualsReplay(t *testing.T) {
 				if !bytes.Equal(mustMarshal(t, fz.s), fz.enc) {
 					t.Fatalf("clone at %d changed after it was taken", fz.at)
 				}
-				sameState(t, fmt.Sprintf("clone at %d", fz.at), fz.s, replay(g.recs[:fz.at]))
+				sameState(t, fmt.Sprintf("clone at %d", fz.at), fz.s, replayForgetting(g.recs[:fz.at], forgets))
 			}
-			// Subscribers folding privately end where the store does, and
-			// saw the same CRI events as a fold that was there from the start.
+			// Subscribers folding privately end where the store does
+			// (having followed its retention passes), and saw the same CRI
+			// events as a fold that was there from the start.
 			for k, sub := range subs {
 				sameState(t, fmt.Sprintf("subscriber from %d", sub.from), sub.s, want)
 				got := subEvents[k]
@@ -568,6 +651,7 @@ func TestRandomizedFoldEqualsReplay(t *testing.T) {
 
 			// Load from a journal with snapshots at random points gives the
 			// same state at the head and at a random position.
+			plain := replay(g.recs)
 			j := newMemJournal(g.recs)
 			for range 3 {
 				at := 1 + r.IntN(len(g.recs))
@@ -577,7 +661,7 @@ func TestRandomizedFoldEqualsReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameState(t, "Load", loaded, want)
+			sameState(t, "Load", loaded, plain)
 			mid := 1 + r.IntN(len(g.recs))
 			loaded, err = Load(context.Background(), j, uint64(mid), func(journal.Record, error) {})
 			if err != nil {
@@ -585,9 +669,35 @@ func TestRandomizedFoldEqualsReplay(t *testing.T) {
 			}
 			sameState(t, fmt.Sprintf("Load at %d", mid), loaded, replay(g.recs[:mid]))
 
+			// After a compaction that keeps the records from cut on, Load
+			// at cut-1 or later gives the same states as before, less the
+			// tombstones removed before cut. (On the history without its
+			// junk: compaction stops at a record it cannot fold.)
+			clean := cleanRecords(g)
+			cj := newMemJournal(clean)
+			for range 3 {
+				at := 1 + r.IntN(len(clean))
+				cj.snaps[uint64(at)] = mustMarshal(t, replay(clean[:at]))
+			}
+			cut := uint64(2 + r.IntN(len(clean)))
+			if _, err := Compact(context.Background(), cj, time.Minute, nowAfter(cut-1, time.Minute)); err != nil || cj.first != cut {
+				t.Fatalf("compaction before %d: first %d, %v", cut, cj.first, err)
+			}
+			loaded, err = Load(context.Background(), cj, 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameState(t, fmt.Sprintf("Load after compaction before %d", cut), loaded, forgotten(replay(clean), cut))
+			mid = int(cut) - 1 + r.IntN(len(clean)-int(cut)+2)
+			loaded, err = Load(context.Background(), cj, uint64(mid), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameState(t, fmt.Sprintf("Load at %d after compaction before %d", mid, cut), loaded, forgotten(replay(clean[:mid]), cut))
+
 			live := len(want.sandboxes) + len(want.containers) + len(want.images)
-			t.Logf("%d records (%d junk), %d live objects, %d tombstones, %d clones, %d subscribers, %d CRI events",
-				len(g.recs), len(g.junk), live, want.removed.len(), len(frozens), len(subs), len(singleEvents))
+			t.Logf("%d records (%d junk), %d live objects, %d tombstones (%d forgotten in %d passes), %d clones, %d subscribers, %d CRI events",
+				len(g.recs), len(g.junk), live, want.removed.len(), forgot, len(forgets), len(frozens), len(subs), len(singleEvents))
 			if live == 0 || len(singleEvents) == 0 {
 				t.Fatal("the generator produced a trivial history")
 			}

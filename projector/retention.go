@@ -22,11 +22,18 @@ type Replayer interface {
 	Read(ctx context.Context, from, to uint64, fn func(journal.Record) error) error
 }
 
+// Bounded is optionally implemented by a Replayer that knows which records
+// it retains (journal.Source does): Load then forgets the tombstones of
+// objects removed by records it no longer has (see ForgetRemovedBefore).
+type Bounded interface {
+	Bounds(ctx context.Context) (first, last uint64, err error)
+}
+
 // Compactable is what the retention policy needs of a journal: *journal.Journal
 // satisfies it.
 type Compactable interface {
 	Replayer
-	Bounds(ctx context.Context) (first, last uint64, err error)
+	Bounded
 	// PutSnapshot stores a snapshot of the state at seq.
 	PutSnapshot(ctx context.Context, seq uint64, data []byte) error
 	// Compact deletes the records before before; a snapshot at before-1
@@ -51,11 +58,23 @@ var errStop = errors.New("stop")
 // snapshot up to it. With a nil onSkip, a record that cannot be folded
 // ends the load with an error matching ErrUnfoldable; otherwise onSkip is
 // told and the record stepped over, as Store.ApplyRecords does (the daemon
-// starts this way, so one bad record does not keep a node down).
+// starts this way, so one bad record does not keep a node down). When src
+// is Bounded, the state forgets the tombstones of objects removed before
+// the first retained record, as the live store does after a retention
+// pass, whatever the snapshot it starts from remembers.
 func Load(ctx context.Context, src Replayer, to uint64, onSkip func(journal.Record, error)) (*State, error) {
 	s, err := loadSnapshot(ctx, src, to)
 	if err != nil {
 		return nil, err
+	}
+	if b, ok := src.(Bounded); ok {
+		first, _, err := b.Bounds(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("projector: load: %w", err)
+		}
+		if first > 1 { // (nothing is removed before 1)
+			s.ForgetRemovedBefore(first)
+		}
 	}
 	if to != 0 && s.seq >= to {
 		return s, nil
@@ -141,12 +160,25 @@ func Compact(ctx context.Context, j Compactable, window time.Duration, now time.
 	}
 
 	// The state at n-1: the newest snapshot at or before it, folded
-	// forward. Folding on to the head yields the head snapshot too.
+	// forward, less the tombstones whose removal records are about to go.
+	// It replaces any snapshot stored at n-1 (a head snapshot of an
+	// earlier pass holds tombstones older than n). Folding on to the head
+	// yields the head snapshot too.
 	s, err := loadSnapshot(ctx, j, n-1)
 	if err != nil {
 		return 0, fmt.Errorf("projector: compact: %w", err)
 	}
-	var atN []byte // snapshot at n-1, when none is stored yet
+	var atN []byte
+	snapshotAtN := func() (err error) {
+		s.ForgetRemovedBefore(n)
+		atN, err = s.MarshalBinary()
+		return err
+	}
+	if s.seq == n-1 {
+		if err := snapshotAtN(); err != nil {
+			return 0, err
+		}
+	}
 	var unfoldable error
 	err = j.Read(ctx, s.seq+1, last, func(r journal.Record) error {
 		if err := s.fold(r); err != nil {
@@ -154,9 +186,7 @@ func Compact(ctx context.Context, j Compactable, window time.Duration, now time.
 			return errStop
 		}
 		if r.Seq == n-1 {
-			b, err := s.MarshalBinary()
-			atN = b
-			return err
+			return snapshotAtN()
 		}
 		return nil
 	})
@@ -170,14 +200,12 @@ func Compact(ctx context.Context, j Compactable, window time.Duration, now time.
 		if n <= first {
 			return 0, fmt.Errorf("projector: compact: %w", unfoldable)
 		}
-		if atN, err = s.MarshalBinary(); err != nil {
+		if err := snapshotAtN(); err != nil {
 			return 0, err
 		}
 	}
-	if atN != nil {
-		if err := j.PutSnapshot(ctx, n-1, atN); err != nil {
-			return 0, fmt.Errorf("projector: compact: %w", err)
-		}
+	if err := j.PutSnapshot(ctx, n-1, atN); err != nil {
+		return 0, fmt.Errorf("projector: compact: %w", err)
 	}
 	if unfoldable == nil && s.seq > n-1 {
 		head, err := s.MarshalBinary()
@@ -196,6 +224,60 @@ func Compact(ctx context.Context, j Compactable, window time.Duration, now time.
 		return dropped, fmt.Errorf("projector: compact stopped: %w", unfoldable)
 	}
 	return dropped, nil
+}
+
+// ForgetRemovedBefore moves the state's tombstone horizon to seq (it only
+// ever moves forward) and forgets the tombstones of the sandboxes and
+// containers removed by a record before seq; it returns how many it
+// forgot. The retention policy calls it with the first record it keeps: a
+// tombstone lives as long as the record that made it (see doc.go). A state
+// that is not yet at seq-1 keeps every tombstone until its fold gets
+// there, then forgets (so that, at each position, it refuses exactly what
+// the store refused there); a later call with a lower seq changes nothing.
+func (s *State) ForgetRemovedBefore(seq uint64) int {
+	s.forgetBefore = max(s.forgetBefore, seq)
+	return s.forgetDue()
+}
+
+// forgetDue adopts the horizon of the store the state follows, if higher,
+// and forgets the tombstones older than the horizon once the state has
+// reached it. Apply and skip call it after every record: with nothing to
+// forget it costs an atomic load and two comparisons.
+func (s *State) forgetDue() int {
+	if s.horizon != nil {
+		s.forgetBefore = max(s.forgetBefore, s.horizon.Load())
+	}
+	if s.forgetBefore == 0 || s.seq+1 < s.forgetBefore {
+		return 0
+	}
+	return s.removed.forget(s.forgetBefore)
+}
+
+// ForgetRemovedBefore forgets, in the live projection, the tombstones of
+// objects removed before seq (see State.ForgetRemovedBefore), and returns
+// how many it forgot. The daemon calls it after each retention pass with
+// the journal's first retained record, so that the live store holds what
+// a replay of the compacted journal holds and its memory stays bounded by
+// the retention window. The states that follow the store (Snapshot
+// clones, attached states) forget the same at their next fold. It runs
+// under the write lock; when there is something to forget it rebuilds
+// the tombstone set, O(tombstones), once per pass.
+func (st *Store) ForgetRemovedBefore(seq uint64) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if seq > st.horizon.Load() {
+		st.horizon.Store(seq)
+	}
+	return st.state.ForgetRemovedBefore(seq)
+}
+
+// Attach makes s, a state its owner folds privately alongside the store
+// (a subscriber's, rebuilt by Load), follow the store's tombstone horizon
+// as the store's Snapshot clones do: from its next fold on it forgets what
+// the store forgets. Call it before s is folded again, from the goroutine
+// that owns s.
+func (st *Store) Attach(s *State) {
+	s.horizon = &st.horizon
 }
 
 // SnapshotWriter is what Checkpoint needs of a journal.

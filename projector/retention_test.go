@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/testing/protocmp"
+
 	"github.com/logbook-cri/logbook/journal"
 	"github.com/logbook-cri/logbook/journal/events"
 )
@@ -51,12 +55,18 @@ func TestCompact(t *testing.T) {
 	if want := []string{"put 700", "put " + itoa(last), "compact 701"}; !slices.Equal(j.calls, want) {
 		t.Fatalf("calls %v, want %v", j.calls, want)
 	}
-	sameState(t, "snapshot at 700", mustUnmarshal(t, j.snaps[700]), replay(recs[:700]))
-	sameState(t, "head snapshot", mustUnmarshal(t, j.snaps[last]), full)
-	// A reader of the compacted journal sees the same states as before.
-	sameState(t, "Load head", loadAll(t, j, 0), full)
-	sameState(t, "Load at 900", loadAll(t, j, 900), replay(recs[:900]))
-	sameState(t, "Load at 700", loadAll(t, j, 700), replay(recs[:700]))
+	// The snapshot at 700 holds no tombstone (every one was made by a
+	// record now dropped), the head snapshot those made from 701 on.
+	if s := mustUnmarshal(t, j.snaps[700]); s.removed.len() != 0 {
+		t.Fatalf("the snapshot at 700 holds %d tombstones", s.removed.len())
+	}
+	sameExceptTombstones(t, "snapshot at 700", mustUnmarshal(t, j.snaps[700]), replay(recs[:700]), 701)
+	sameExceptTombstones(t, "head snapshot", mustUnmarshal(t, j.snaps[last]), full, 701)
+	// A reader of the compacted journal sees the same states as before,
+	// less the tombstones removed before 701.
+	sameExceptTombstones(t, "Load head", loadAll(t, j, 0), full, 701)
+	sameExceptTombstones(t, "Load at 900", loadAll(t, j, 900), replay(recs[:900]), 701)
+	sameExceptTombstones(t, "Load at 700", loadAll(t, j, 700), replay(recs[:700]), 701)
 	if _, err := Load(ctx, j, 699, nil); err == nil {
 		t.Fatal("Load before the first retained snapshot succeeded")
 	}
@@ -74,20 +84,20 @@ func TestCompact(t *testing.T) {
 	if want := []string{"put 1500", "put " + itoa(last), "compact 1501"}; !slices.Equal(j.calls, want) {
 		t.Fatalf("calls %v, want %v", j.calls, want)
 	}
-	sameState(t, "Load head after two", loadAll(t, j, 0), full)
-	sameState(t, "Load at 1600", loadAll(t, j, 1600), replay(recs[:1600]))
+	sameExceptTombstones(t, "Load head after two", loadAll(t, j, 0), full, 1501)
+	sameExceptTombstones(t, "Load at 1600", loadAll(t, j, 1600), replay(recs[:1600]), 1501)
 
-	// Everything old: all records go, the head snapshot stays and is the
-	// whole state.
+	// Everything old: all records go; the head snapshot, rewritten without
+	// the tombstones it held, is the whole state.
 	j.calls = nil
 	dropped, err = Compact(ctx, j, window, nowAfter(last+10, window))
 	if err != nil || dropped != int(last-1500) || j.first != last+1 {
 		t.Fatalf("full compaction: dropped %d first %d err %v", dropped, j.first, err)
 	}
-	if want := []string{"compact " + itoa(last+1)}; !slices.Equal(j.calls, want) {
-		t.Fatalf("calls %v, want %v (the head snapshot exists already)", j.calls, want)
+	if want := []string{"put " + itoa(last), "compact " + itoa(last+1)}; !slices.Equal(j.calls, want) {
+		t.Fatalf("calls %v, want %v (the head snapshot rewritten)", j.calls, want)
 	}
-	sameState(t, "Load of an emptied journal", loadAll(t, j, 0), full)
+	sameExceptTombstones(t, "Load of an emptied journal", loadAll(t, j, 0), full, last+1)
 	if dropped, err := Compact(ctx, j, window, nowAfter(last+10, window)); err != nil || dropped != 0 {
 		t.Fatalf("compacting an empty journal: %d %v", dropped, err)
 	}
@@ -130,7 +140,7 @@ func TestCompactKeepsWhatCursorsNeed(t *testing.T) {
 	if err != nil || dropped != 19 || j.first != 20 {
 		t.Fatalf("dropped %d first %d err %v, want 19 20", dropped, j.first, err)
 	}
-	sameState(t, "Load", loadAll(t, j, 0), f.s)
+	sameState(t, "Load", loadAll(t, j, 0), forgotten(f.s, 20))
 }
 
 // A record the fold refuses is never compacted away: compaction stops just
@@ -170,7 +180,7 @@ func TestCompactStopsAtUnfoldable(t *testing.T) {
 	if err != nil || !slices.Equal(skipped, []uint64{20}) {
 		t.Fatalf("lenient Load: %v, skipped %v", err, skipped)
 	}
-	sameState(t, "lenient Load", s, replay(recs))
+	sameState(t, "lenient Load", s, forgotten(replay(recs), 20))
 
 	// The bad record beyond the window: compaction up to the window
 	// happens, the head snapshot does not.
@@ -225,4 +235,36 @@ func TestCheckpoint(t *testing.T) {
 		t.Fatalf("Load folded %d records after the checkpoint, want %d", read, len(recs)-500)
 	}
 	sameState(t, "Load after checkpoint", s, replay(recs))
+}
+
+// sameExceptTombstones checks the invariant a compaction before n relaxes:
+// got equals want in everything but the tombstones and the horizon (n in
+// got); of want's tombstones, got holds exactly those removed at n or
+// later, each with its removal position, and none removed before n.
+func sameExceptTombstones(t *testing.T, what string, got, want *State, n uint64) {
+	t.Helper()
+	g, w := dumpOf(got), dumpOf(want)
+	if g.ForgetBefore != n {
+		t.Fatalf("%s: horizon %d, want %d", what, g.ForgetBefore, n)
+	}
+	gotTombs, wantTombs := g.Removed, w.Removed
+	g.Removed, w.Removed, g.ForgetBefore, w.ForgetBefore = nil, nil, 0, 0
+	if d := cmp.Diff(g, w, protocmp.Transform(), cmpopts.EquateEmpty()); d != "" {
+		t.Fatalf("%s differs from the replay, tombstones aside (-got +want):\n%s", what, d)
+	}
+	kept := 0
+	for id, at := range wantTombs {
+		got, ok := gotTombs[id]
+		switch {
+		case at < n && ok:
+			t.Fatalf("%s: tombstone %s (removed at %d) kept past a compaction before %d", what, id, at, n)
+		case at >= n && (!ok || got != at):
+			t.Fatalf("%s: tombstone %s (removed at %d) lost or moved (%d, %v)", what, id, at, got, ok)
+		case ok:
+			kept++
+		}
+	}
+	if kept != len(gotTombs) {
+		t.Fatalf("%s: %d tombstones, %d of them unknown to the replay", what, len(gotTombs), len(gotTombs)-kept)
+	}
 }

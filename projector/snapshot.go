@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -65,9 +66,19 @@ func (s *State) MarshalBinary() ([]byte, error) {
 		})
 	}
 
-	pb.RemovedIds = make([]string, 0, s.removed.len())
-	s.removed.each(func(id string) { pb.RemovedIds = append(pb.RemovedIds, id) })
-	slices.Sort(pb.RemovedIds)
+	type tombstone struct {
+		id  string
+		seq uint64
+	}
+	tombs := make([]tombstone, 0, s.removed.len())
+	s.removed.each(func(id string, seq uint64) { tombs = append(tombs, tombstone{id, seq}) })
+	slices.SortFunc(tombs, func(a, b tombstone) int { return strings.Compare(a.id, b.id) })
+	pb.RemovedIds = make([]string, len(tombs))
+	pb.RemovedSeqs = make([]uint64, len(tombs))
+	for i, t := range tombs {
+		pb.RemovedIds[i], pb.RemovedSeqs[i] = t.id, t.seq
+	}
+	pb.ForgetRemovedBefore = s.forgetBefore
 
 	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
 	if err != nil {
@@ -209,11 +220,29 @@ func stateFromSnapshot(pb *snapshotpb.State) (*State, error) {
 		}
 	}
 
-	for _, id := range pb.GetRemovedIds() {
-		if id == "" || s.sandboxes[id] != nil || s.containers[id] != nil || s.removed.has(id) {
-			return nil, bad("removed id %q is empty, live or listed twice", id)
+	// Tombstones. A snapshot written before removal positions were kept
+	// has none: its tombstones count as removed at its own position, so
+	// the first compaction past it forgets them.
+	s.forgetBefore = pb.GetForgetRemovedBefore()
+	ids, seqs := pb.GetRemovedIds(), pb.GetRemovedSeqs()
+	if len(seqs) != 0 && len(seqs) != len(ids) {
+		return nil, bad("%d removed ids but %d removal positions", len(ids), len(seqs))
+	}
+	forgotten := s.forgetBefore != 0 && s.seq+1 >= s.forgetBefore
+	for i, id := range ids {
+		at := s.seq
+		if len(seqs) != 0 {
+			at = seqs[i]
 		}
-		s.removed.add(id)
+		switch {
+		case id == "" || s.sandboxes[id] != nil || s.containers[id] != nil || s.removed.has(id):
+			return nil, bad("removed id %q is empty, live or listed twice", id)
+		case at == 0 || at > s.seq:
+			return nil, bad("removed id %s: removal position %d outside 1..%d", id, at, s.seq)
+		case forgotten && at < s.forgetBefore:
+			return nil, bad("removed id %s: removed at %d, before the horizon %d", id, at, s.forgetBefore)
+		}
+		s.removed.add(id, at)
 	}
 	return s, nil
 }

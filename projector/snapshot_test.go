@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -28,40 +29,78 @@ func TestSnapshotRoundTripEmpty(t *testing.T) {
 // goldenState is a small state with one object in every state, built by
 // events, that testdata/snapshot-v1.bin was made from.
 func goldenState(t testing.TB) *State {
+	return goldenFixture(t).s
+}
+
+func goldenFixture(t testing.TB) *fixture {
 	f := filterFixture(t)
 	f.sandboxIn("gone", SandboxRemoved)
 	f.must("bcd3", "", &events.SandboxNetworkTornDown{})
 	f.must("", "", imagePulled(imageID(5)))
 	f.must("", "", &events.ImageTagged{ImageId: imageID(5), Name: "docker.io/library/busybox:latest"})
 	f.must("", "", &events.ImageTagged{ImageId: imageID(5), Name: "docker.io/library/busybox@" + imageID(6)})
+	return f
+}
+
+// goldenPositionsState is goldenState, then more removals and a retention
+// pass that forgot some tombstones: what testdata/snapshot-v1-positions.bin
+// was made from (removal positions and the horizon in the snapshot).
+func goldenPositionsState(t testing.TB) *State {
+	f := goldenFixture(t)
+	gone := f.seq // the "gone" sandbox was removed before this
+	f.containerIn("aaa1", "c-later", ContainerRemoved)
+	f.sandboxIn("gone-later", SandboxRemoved)
+	if n := f.s.ForgetRemovedBefore(gone); n != 1 {
+		t.Fatalf("forgot %d tombstones, want 1 (gone)", n)
+	}
 	return f.s
 }
 
-// A snapshot written by this format version must load, with the same
-// meaning, in every later build: the golden file is the compatibility
-// contract. Regenerate (only when adding a version) with
-// LOGBOOK_UPDATE_GOLDEN=1.
+// removedAt is s with every tombstone removed at seq: how a snapshot
+// written before removal positions were kept reads.
+func removedAt(s *State, seq uint64) *State {
+	c := s.Clone()
+	var ids idSet
+	c.removed.each(func(id string, _ uint64) { ids.add(id, seq) })
+	c.removed = ids
+	return c
+}
+
+// Snapshots written by this format version must load, with the same
+// meaning, in every later build: the golden files are the compatibility
+// contract. snapshot-v1.bin was written before removal positions were
+// kept, and is never regenerated: its tombstones read as removed at its
+// own position. snapshot-v1-positions.bin has them; regenerate it (only
+// when adding a version) with LOGBOOK_UPDATE_GOLDEN=1.
 func TestSnapshotGoldenV1(t *testing.T) {
-	path := filepath.Join("testdata", "snapshot-v1.bin")
-	want := goldenState(t)
-	if os.Getenv("LOGBOOK_UPDATE_GOLDEN") != "" {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+	for _, tc := range []struct {
+		file   string
+		want   *State
+		update bool
+	}{
+		{"snapshot-v1.bin", removedAt(goldenState(t), goldenState(t).Seq()), false},
+		{"snapshot-v1-positions.bin", goldenPositionsState(t), true},
+	} {
+		path := filepath.Join("testdata", tc.file)
+		if tc.update && os.Getenv("LOGBOOK_UPDATE_GOLDEN") != "" {
+			if err := os.WriteFile(path, mustMarshal(t, tc.want), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, mustMarshal(t, want), 0o644); err != nil {
-			t.Fatal(err)
+		got, err := UnmarshalState(b)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
 		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := UnmarshalState(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := stateDiff(got, want); d != "" {
-		t.Fatalf("golden snapshot decodes differently (-golden +built):\n%s", d)
+		if d := stateDiff(got, tc.want); d != "" {
+			t.Fatalf("%s decodes differently (-golden +built):\n%s", tc.file, d)
+		}
+		if tc.want.removed.len() == 0 {
+			t.Fatalf("%s: a golden state without tombstones", tc.file)
+		}
 	}
 }
 
@@ -125,6 +164,10 @@ func TestUnmarshalStateRefusesInconsistency(t *testing.T) {
 		mutate func(s *snapshotpb.State)
 	}{
 		{"valid", nil},
+		{"valid with positions", func(s *snapshotpb.State) { s.RemovedSeqs = []uint64{9} }},
+		{"valid with a horizon", func(s *snapshotpb.State) { s.RemovedSeqs, s.ForgetRemovedBefore = []uint64{5}, 5 }},
+		// A horizon the state has not reached yet forgets nothing yet.
+		{"valid with a pending horizon", func(s *snapshotpb.State) { s.RemovedSeqs, s.ForgetRemovedBefore = []uint64{5}, 11 }},
 		{"sandbox without id", func(s *snapshotpb.State) { s.Sandboxes[0].Id = "" }},
 		{"sandbox twice", func(s *snapshotpb.State) { s.Sandboxes = append(s.Sandboxes, sb("s1", "b")) }},
 		{"sandbox removed state", func(s *snapshotpb.State) { s.Sandboxes[0].State = uint32(SandboxRemoved) }},
@@ -147,6 +190,11 @@ func TestUnmarshalStateRefusesInconsistency(t *testing.T) {
 		{"image empty name", func(s *snapshotpb.State) { s.Images[0].Names = []string{""} }},
 		{"removed id live", func(s *snapshotpb.State) { s.RemovedIds = append(s.RemovedIds, "c1") }},
 		{"removed id twice", func(s *snapshotpb.State) { s.RemovedIds = append(s.RemovedIds, "old") }},
+		{"removal positions short", func(s *snapshotpb.State) { s.RemovedIds, s.RemovedSeqs = []string{"old", "older"}, []uint64{4} }},
+		{"removal positions long", func(s *snapshotpb.State) { s.RemovedSeqs = []uint64{4, 5} }},
+		{"removal position 0", func(s *snapshotpb.State) { s.RemovedSeqs = []uint64{0} }},
+		{"removal from the future", func(s *snapshotpb.State) { s.RemovedSeqs = []uint64{10} }},
+		{"removal before the horizon", func(s *snapshotpb.State) { s.RemovedSeqs, s.ForgetRemovedBefore = []uint64{4}, 5 }},
 	} {
 		pb := valid()
 		if tc.mutate != nil {
@@ -157,9 +205,9 @@ func TestUnmarshalStateRefusesInconsistency(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = UnmarshalState(wrap(snapshotVersion, body))
-		if tc.mutate == nil {
+		if strings.HasPrefix(tc.name, "valid") {
 			if err != nil {
-				t.Fatalf("valid snapshot refused: %v", err)
+				t.Fatalf("%s: snapshot refused: %v", tc.name, err)
 			}
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/distribution/reference"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -32,7 +33,16 @@ type State struct {
 	containerNames map[string]string   // containerKey(sandbox, metadata) -> container ID
 	imageNames     map[string]string   // "repo:tag" or "repo@digest" -> image ID
 
-	removed idSet
+	// Tombstones: removed sandbox and container IDs, with the position
+	// of the record that removed each. forgetBefore is the horizon:
+	// tombstones removed before it are forgotten as soon as the state is
+	// at forgetBefore-1 or later (see ForgetRemovedBefore); horizon, when
+	// not nil, is the cell of the live Store this state follows (the
+	// store's own state, its Snapshot clones, attached states): a higher
+	// value there is adopted at the next fold.
+	removed      idSet
+	forgetBefore uint64
+	horizon      *atomic.Uint64
 
 	// What the last applied event removed, for CRIEvents of a removal
 	// (the object is no longer in the maps). Cleared by the next event.
@@ -58,7 +68,8 @@ func (s *State) Seq() uint64 { return s.seq }
 
 // Clone returns an independent state at the same position. It copies the
 // maps and shares every object (they are immutable), so it costs one map
-// entry copy per live object, not a deep copy.
+// entry copy per live object, not a deep copy; of the tombstones it copies
+// at most a quarter (idSet). A clone follows the same Store as s, if any.
 func (s *State) Clone() *State {
 	return &State{
 		seq:                  s.seq,
@@ -70,6 +81,8 @@ func (s *State) Clone() *State {
 		containerNames:       maps.Clone(s.containerNames),
 		imageNames:           maps.Clone(s.imageNames),
 		removed:              s.removed.clone(),
+		forgetBefore:         s.forgetBefore,
+		horizon:              s.horizon,
 		lastRemovedSandbox:   s.lastRemovedSandbox,
 		lastRemovedContainer: s.lastRemovedContainer,
 	}
@@ -160,8 +173,9 @@ func (s *State) ContainerByMetadata(sandboxID string, m *runtimeapi.ContainerMet
 	return s.containers[id], true
 }
 
-// IDUsed reports whether a sandbox or container ever had this ID (live, in
-// any state, or removed): such an ID can never be created again.
+// IDUsed reports whether a sandbox or container had this ID: live, in any
+// state, or removed by a record the journal still retains (a tombstone;
+// see ForgetRemovedBefore). Such an ID cannot be created again.
 func (s *State) IDUsed(id string) bool {
 	_, sb := s.sandboxes[id]
 	_, c := s.containers[id]

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -20,6 +21,12 @@ type Store struct {
 	mu      sync.RWMutex
 	state   *State // guarded by mu
 	skipped uint64 // guarded by mu: records that could not be folded
+
+	// horizon is the tombstone horizon (ForgetRemovedBefore), written
+	// under mu and read, atomically, by the store's state and by every
+	// state that follows the store (its Snapshot clones, attached
+	// states) when they fold.
+	horizon atomic.Uint64
 }
 
 // NewStore returns a store that continues from initial (the state Load
@@ -32,7 +39,10 @@ func NewStore(initial *State, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Store{log: log, state: initial}
+	st := &Store{log: log, state: initial}
+	st.horizon.Store(initial.forgetBefore)
+	initial.horizon = &st.horizon
+	return st
 }
 
 // ApplyRecords is the journal's OnCommit hook: it folds a durable batch in
@@ -76,6 +86,7 @@ func (s *State) skip(seq uint64) {
 	if seq > s.seq {
 		s.seq = seq
 		s.lastRemovedSandbox, s.lastRemovedContainer = nil, nil
+		s.forgetDue()
 	}
 }
 

@@ -1,7 +1,8 @@
 // The body of a projection snapshot (see projector/doc.go for the envelope
 // around it): every live object of a projector.State, field for field, plus
-// the tombstones of removed IDs. Objects are listed in creation order;
-// removed_ids are sorted, so equal states marshal to equal bytes.
+// the tombstones of removed IDs with the positions that removed them.
+// Objects are listed in creation order; removed_ids are sorted (and
+// removed_seqs in step with them), so equal states marshal to equal bytes.
 //
 // Compatibility: fields are only ever added, never renumbered or retyped. A
 // change of meaning bumps the envelope's version instead.
@@ -34,13 +35,21 @@ const (
 type State struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Journal position the state is the fold of.
-	Seq           uint64       `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Sandboxes     []*Sandbox   `protobuf:"bytes,2,rep,name=sandboxes,proto3" json:"sandboxes,omitempty"`
-	Containers    []*Container `protobuf:"bytes,3,rep,name=containers,proto3" json:"containers,omitempty"`
-	Images        []*Image     `protobuf:"bytes,4,rep,name=images,proto3" json:"images,omitempty"`
-	RemovedIds    []string     `protobuf:"bytes,5,rep,name=removed_ids,json=removedIds,proto3" json:"removed_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Seq        uint64       `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Sandboxes  []*Sandbox   `protobuf:"bytes,2,rep,name=sandboxes,proto3" json:"sandboxes,omitempty"`
+	Containers []*Container `protobuf:"bytes,3,rep,name=containers,proto3" json:"containers,omitempty"`
+	Images     []*Image     `protobuf:"bytes,4,rep,name=images,proto3" json:"images,omitempty"`
+	// The tombstones: IDs of removed sandboxes and containers, sorted.
+	RemovedIds []string `protobuf:"bytes,5,rep,name=removed_ids,json=removedIds,proto3" json:"removed_ids,omitempty"`
+	// removed_seqs[i] is the journal position of the record that removed
+	// removed_ids[i]. Empty in snapshots written before the field existed:
+	// their tombstones are read as removed at seq, the snapshot's position.
+	RemovedSeqs []uint64 `protobuf:"varint,6,rep,packed,name=removed_seqs,json=removedSeqs,proto3" json:"removed_seqs,omitempty"`
+	// The state's tombstone horizon: tombstones of objects removed before
+	// it are forgotten (projector.State.ForgetRemovedBefore); 0: none.
+	ForgetRemovedBefore uint64 `protobuf:"varint,7,opt,name=forget_removed_before,json=forgetRemovedBefore,proto3" json:"forget_removed_before,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
@@ -106,6 +115,20 @@ func (x *State) GetRemovedIds() []string {
 		return x.RemovedIds
 	}
 	return nil
+}
+
+func (x *State) GetRemovedSeqs() []uint64 {
+	if x != nil {
+		return x.RemovedSeqs
+	}
+	return nil
+}
+
+func (x *State) GetForgetRemovedBefore() uint64 {
+	if x != nil {
+		return x.ForgetRemovedBefore
+	}
+	return 0
 }
 
 type Sandbox struct {
@@ -583,7 +606,7 @@ var File_projector_internal_snapshotpb_snapshot_proto protoreflect.FileDescripto
 
 const file_projector_internal_snapshotpb_snapshot_proto_rawDesc = "" +
 	"\n" +
-	",projector/internal/snapshotpb/snapshot.proto\x12\x14logbook.projector.v1\x1a8staging/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto\x1a\x1bjournal/events/events.proto\"\xed\x01\n" +
+	",projector/internal/snapshotpb/snapshot.proto\x12\x14logbook.projector.v1\x1a8staging/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto\x1a\x1bjournal/events/events.proto\"\xc4\x02\n" +
 	"\x05State\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12;\n" +
 	"\tsandboxes\x18\x02 \x03(\v2\x1d.logbook.projector.v1.SandboxR\tsandboxes\x12?\n" +
@@ -592,7 +615,9 @@ const file_projector_internal_snapshotpb_snapshot_proto_rawDesc = "" +
 	"containers\x123\n" +
 	"\x06images\x18\x04 \x03(\v2\x1b.logbook.projector.v1.ImageR\x06images\x12\x1f\n" +
 	"\vremoved_ids\x18\x05 \x03(\tR\n" +
-	"removedIds\"\xc7\x04\n" +
+	"removedIds\x12!\n" +
+	"\fremoved_seqs\x18\x06 \x03(\x04R\vremovedSeqs\x122\n" +
+	"\x15forget_removed_before\x18\a \x01(\x04R\x13forgetRemovedBefore\"\xc7\x04\n" +
 	"\aSandbox\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\rR\x05state\x124\n" +
