@@ -31,7 +31,13 @@
 //
 // A record the fold refuses (a bug upstream, which the live store logs and
 // counts) produces no message and is stepped over, as the live store steps
-// over it, so the private state stays equal to the live one.
+// over it, so the private state stays equal to the live one. So does the
+// retention policy's forgetting of old tombstones (see package projector):
+// a private state follows the live store's (Snapshot's copies do by
+// themselves, a Feed attaches Resume's) and forgets what the store forgot
+// with the next record it folds. A subscription lives as long as its
+// client, days for a kubelet; without that its private state would keep
+// every removed ID of those days.
 //
 // # Positions: how a client resumes
 //

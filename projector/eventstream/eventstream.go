@@ -35,8 +35,12 @@ type Journal interface {
 // Live is the live projection a new subscription starts from:
 // *projector.Store implements it.
 type Live interface {
-	// Snapshot returns a private copy of the state at the store's position.
+	// Snapshot returns a private copy of the state at the store's
+	// position, one that forgets old tombstones when the store does.
 	Snapshot() *projector.State
+	// Attach makes a state rebuilt from the journal (Resume's) forget old
+	// tombstones when the store does, as Snapshot's copies do.
+	Attach(*projector.State)
 }
 
 var (
@@ -296,7 +300,14 @@ func (f Feed) Subscribe(ctx context.Context) (*Subscription, error) {
 	return Subscribe(ctx, f.Journal, f.Live, f.Options)
 }
 
-// Resume: see the package function.
+// Resume: see the package function. The subscription's state follows
+// the live store's retention passes (Live.Attach), as a subscription
+// from Subscribe does.
 func (f Feed) Resume(ctx context.Context, after uint64) (*Subscription, error) {
-	return Resume(ctx, f.Journal, after, f.Options)
+	s, err := Resume(ctx, f.Journal, after, f.Options)
+	if err != nil {
+		return nil, err
+	}
+	f.Live.Attach(s.state)
+	return s, nil
 }

@@ -422,3 +422,61 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("metrics: %+v, want 1 subscription of 8 messages in 7 records", m)
 	}
 }
+
+// TestPrivateStatesForgetWithTheStore: after a retention pass, the private
+// state of a subscription from a Feed (Subscribe or Resume) forgets the
+// tombstones the live store forgot, with the next record it folds; one
+// from the package's Resume, attached to nothing, keeps them.
+func TestPrivateStatesForgetWithTheStore(t *testing.T) {
+	e := newEnv(t, journal.Options{})
+	ctx := context.Background()
+	feed := Feed{Journal: e.j, Live: e.store}
+	e.append(t, podLife(t, "sb-old", "c-old")...)
+	live, err := feed.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	resumed, err := feed.Resume(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	alone, err := Resume(ctx, e.j, 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alone.Close()
+	last := e.append(t, podLife(t, "sb-old2", "c-old2")...)
+	subs := map[string]*Subscription{"subscribed": live, "resumed": resumed, "alone": alone}
+	for name, sub := range subs {
+		for sub.Position() < last {
+			if _, err := sub.Next(ctx); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+
+	// The retention pass: everything so far is old.
+	if _, err := projector.Compact(ctx, e.j, time.Nanosecond, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := e.j.Bounds(ctx)
+	if first != last+1 {
+		t.Fatalf("compacted up to %d, want %d (a cursor held it back?)", first, last+1)
+	}
+	if n := e.store.ForgetRemovedBefore(first); n != 4 {
+		t.Fatalf("the store forgot %d tombstones, want 4", n)
+	}
+	e.append(t, podLife(t, "sb-new", "c-new")...)
+	for name, sub := range subs {
+		if _, err := sub.Next(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, id := range []string{"sb-old", "c-old", "sb-old2", "c-old2"} {
+			if used := sub.state.IDUsed(id); used != (name == "alone") {
+				t.Errorf("%s: IDUsed(%s) = %v after the store forgot it", name, id, used)
+			}
+		}
+	}
+}
