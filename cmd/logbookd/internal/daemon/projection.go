@@ -43,9 +43,18 @@ type retention struct {
 	done   sync.WaitGroup
 }
 
-// startRetention starts the policy; a zero window keeps every event and
-// starts nothing.
+// startRetention starts the policy without a live store to prune: see
+// startRetentionOf, which the daemon should call with its store.
 func startRetention(j *journal.Journal, window time.Duration, log *slog.Logger) *retention {
+	return startRetentionOf(j, nil, window, log)
+}
+
+// startRetentionOf starts the policy; a zero window keeps every event and
+// starts nothing. After each pass the live store (when not nil) forgets
+// the tombstones of the objects whose removal records are no longer
+// retained, as a restart's Load would, so its memory stays bounded by the
+// window.
+func startRetentionOf(j *journal.Journal, live *projector.Store, window time.Duration, log *slog.Logger) *retention {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &retention{cancel: cancel}
 	if window <= 0 {
@@ -65,6 +74,15 @@ func startRetention(j *journal.Journal, window time.Duration, log *slog.Logger) 
 				log.Error("journal compaction", "err", err, "dropped", dropped)
 			case dropped > 0:
 				log.Info("journal compacted", "dropped", dropped, "window", window)
+			}
+			if live != nil {
+				// Even a pass that stopped early may have dropped records:
+				// the journal's first retained record is the truth.
+				if first, _, err := j.Bounds(ctx); err == nil {
+					if n := live.ForgetRemovedBefore(first); n > 0 {
+						log.Info("projection forgot removed ids", "tombstones", n, "before", first)
+					}
+				}
 			}
 			select {
 			case <-ctx.Done():
