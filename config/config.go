@@ -33,6 +33,7 @@ type Config struct {
 
 	MetricsAddress          string `json:"metrics-address"`
 	MetricsAllowNonLoopback bool   `json:"metrics-allow-non-loopback"`
+	EnableProfiling         bool   `json:"enable-profiling"`
 
 	RegistryMirrors  map[string][]string `json:"registry-mirrors"`
 	CNIConfDir       string              `json:"cni-conf-dir"`

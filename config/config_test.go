@@ -45,6 +45,7 @@ func TestValidKeys(t *testing.T) {
 		{"log-level", `"debug"`, "debug", func(c *Config) bool { return c.LogLevel == LevelDebug && c.LogLevel.Slog().String() == "DEBUG" }},
 		{"metrics-address", `"[::1]:9999"`, "[::1]:9999", func(c *Config) bool { return c.MetricsAddress == "[::1]:9999" }},
 		{"metrics-allow-non-loopback", `true`, "true", func(c *Config) bool { return c.MetricsAllowNonLoopback }},
+		{"enable-profiling", `true`, "true", func(c *Config) bool { return c.EnableProfiling }},
 		{"registry-mirrors", `{"docker.io":["https://m1.example","http://10.0.0.1:5000"]}`, "docker.io=https://m1.example,http://10.0.0.1:5000",
 			func(c *Config) bool {
 				return reflect.DeepEqual(c.RegistryMirrors, map[string][]string{"docker.io": {"https://m1.example", "http://10.0.0.1:5000"}})
@@ -134,6 +135,7 @@ func TestWrongType(t *testing.T) {
 		"log-level":                  `3`,
 		"metrics-address":            `9120`,
 		"metrics-allow-non-loopback": `"no"`,
+		"enable-profiling":           `"on"`,
 		"registry-mirrors":           `["https://m1"]`,
 		"cni-conf-dir":               `false`,
 		"cni-bin-dir":                `["/a","/b"]`,
@@ -189,6 +191,7 @@ func TestBadValues(t *testing.T) {
 		{"metrics all interfaces", `{"metrics-address": ":9120"}`, "metrics-address", ErrInvalidValue},
 		{"metrics public ip", `{"metrics-address": "10.1.2.3:9120"}`, "metrics-address", ErrInvalidValue},
 		{"metrics hostname", `{"metrics-address": "node1:9120"}`, "metrics-address", ErrInvalidValue},
+		{"profiling without metrics", `{"enable-profiling": true, "metrics-address": ""}`, "enable-profiling", ErrInvalidValue},
 		{"mirror empty host", `{"registry-mirrors": {"": ["https://m"]}}`, "registry-mirrors", ErrInvalidValue},
 		{"mirror host with scheme", `{"registry-mirrors": {"https://docker.io": ["https://m"]}}`, "registry-mirrors", ErrInvalidValue},
 		{"mirror host with path", `{"registry-mirrors": {"docker.io/library": ["https://m"]}}`, "registry-mirrors", ErrInvalidValue},

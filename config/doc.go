@@ -50,6 +50,7 @@
 //	log-level                  info   debug | info | warn | error
 //	metrics-address            127.0.0.1:9120   empty disables /metrics
 //	metrics-allow-non-loopback false  without it metrics-address must be loopback
+//	enable-profiling           false  Go's pprof at /debug/pprof/ on metrics-address
 //	registry-mirrors           {}     {"docker.io": ["https://m1", "http://m2:5000"]}
 //	cni-conf-dir               /etc/cni/net.d
 //	cni-bin-dir                /usr/lib/cni:/opt/cni/bin
@@ -60,6 +61,12 @@
 // metrics-allow-non-loopback is not in the original list of keys: it is the
 // explicit opt-in that lets metrics-address leave loopback, so exposing the
 // endpoint to the network is always a deliberate, visible choice.
+//
+// enable-profiling is the daemon's own too: heap, goroutine and CPU
+// profiles of a running logbookd (go tool pprof
+// http://127.0.0.1:9120/debug/pprof/heap), off by default; they reveal
+// nothing a root user of the node could not read anyway, but they cost a
+// little when asked for, so asking is opt-in.
 //
 // registry-mirrors is the only key where a plain http:// URL is accepted
 // (local mirrors commonly have no TLS); on the command line it is given as

@@ -34,6 +34,7 @@ func keys() []key {
 		{"log-level", "debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
 		{"metrics-address", "host:port of the Prometheus /metrics endpoint (empty disables it); loopback only unless metrics-allow-non-loopback", func(c *Config) any { return &c.MetricsAddress }},
 		{"metrics-allow-non-loopback", "allow metrics-address to listen beyond loopback", func(c *Config) any { return &c.MetricsAllowNonLoopback }},
+		{"enable-profiling", "serve Go's pprof profiles at /debug/pprof/ on metrics-address", func(c *Config) any { return &c.EnableProfiling }},
 		{"registry-mirrors", "registry host -> ordered endpoint URLs (flag: host=url[,url...], repeatable)", func(c *Config) any { return &c.RegistryMirrors }},
 		{"cni-conf-dir", "absolute directory of CNI network configurations", func(c *Config) any { return &c.CNIConfDir }},
 		{"cni-bin-dir", "colon-separated absolute directories of CNI plugins", func(c *Config) any { return &c.CNIBinDir }},

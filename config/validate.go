@@ -79,6 +79,9 @@ func (c *Config) Validate() error {
 		add(invalid("log-level", "%q is not one of debug, info, warn, error", c.LogLevel))
 	}
 	add(checkMetricsAddress(c.MetricsAddress, c.MetricsAllowNonLoopback))
+	if c.EnableProfiling && c.MetricsAddress == "" {
+		add(invalid("enable-profiling", "the profiles are served on metrics-address, which is empty"))
+	}
 	add(checkMirrors(c.RegistryMirrors))
 	add(checkAbsDir("cni-conf-dir", c.CNIConfDir))
 	add(checkPathList("cni-bin-dir", c.CNIBinDir))

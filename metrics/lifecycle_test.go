@@ -158,7 +158,7 @@ func TestLifecycleScrape(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
-	srv, err := Serve("127.0.0.1:0", reg, slog.New(slog.DiscardHandler))
+	srv, err := Serve("127.0.0.1:0", reg, slog.New(slog.DiscardHandler), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func TestScrape(t *testing.T) {
 	if err := RegisterJournalStats(reg, src); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := Serve("127.0.0.1:0", reg, slog.New(slog.DiscardHandler))
+	srv, err := Serve("127.0.0.1:0", reg, slog.New(slog.DiscardHandler), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,12 +171,12 @@ func TestOwnRegistry(t *testing.T) {
 
 func TestServeErrors(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	srv, err := Serve("127.0.0.1:0", reg, slog.New(slog.DiscardHandler))
+	srv, err := Serve("127.0.0.1:0", reg, slog.New(slog.DiscardHandler), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The port is taken: a second server must fail at once.
-	if other, err := Serve(srv.Addr().String(), reg, slog.New(slog.DiscardHandler)); err == nil {
+	if other, err := Serve(srv.Addr().String(), reg, slog.New(slog.DiscardHandler), false); err == nil {
 		other.Close(context.Background())
 		t.Error("Serve on a busy address succeeded")
 	}
@@ -186,6 +187,27 @@ func TestServeErrors(t *testing.T) {
 	if resp, err := http.Get("http://" + srv.Addr().String() + Path); err == nil {
 		resp.Body.Close()
 		t.Error("the endpoint still answers after Close")
+	}
+}
+
+// TestServeProfiling: the pprof profiles are served only when asked for.
+func TestServeProfiling(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		srv, err := Serve("127.0.0.1:0", prometheus.NewRegistry(), slog.New(slog.DiscardHandler), on)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get("http://" + srv.Addr().String() + "/debug/pprof/heap?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		served := resp.StatusCode == http.StatusOK && strings.Contains(string(body), "heap profile")
+		if served != on {
+			t.Errorf("profiling %v: GET /debug/pprof/heap: %s, profile served %v", on, resp.Status, served)
+		}
+		srv.Close(context.Background())
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,9 +28,10 @@ type Server struct {
 }
 
 // Serve listens on addr (host:port; port 0 picks one) and serves g at
-// /metrics until Close. It listens before returning, so a bad or busy
-// address is a startup error, and Addr is known at once.
-func Serve(addr string, g prometheus.Gatherer, logger *slog.Logger) (*Server, error) {
+// /metrics until Close, and with profiling Go's pprof profiles under
+// /debug/pprof/. It listens before returning, so a bad or busy address is
+// a startup error, and Addr is known at once.
+func Serve(addr string, g prometheus.Gatherer, logger *slog.Logger, profiling bool) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
@@ -40,6 +42,13 @@ func Serve(addr string, g prometheus.Gatherer, logger *slog.Logger) (*Server, er
 		ErrorHandling: promhttp.ContinueOnError,
 		Timeout:       10 * time.Second,
 	}))
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s := &Server{
 		ln: ln,
 		srv: &http.Server{

@@ -132,7 +132,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// appends has stopped, before the journal closes).
 	onExit(func() error { return checkpoint(store, j, log) })
 	// The retention policy: snapshot plus tail (see package projector).
-	retention := startRetention(j, cfg.JournalRetention.Std(), log)
+	retention := startRetention(j, store, cfg.JournalRetention.Std(), log)
 	onExit(retention.stop)
 
 	// ── Images (store, aggregate, reconciliation, GC; see images.go) ────
@@ -224,7 +224,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// ── Metrics endpoint ────────────────────────────────────────────────
 	var metricsAddr net.Addr
 	if cfg.MetricsAddress != "" {
-		ms, err := metrics.Serve(cfg.MetricsAddress, reg, log)
+		ms, err := metrics.Serve(cfg.MetricsAddress, reg, log, cfg.EnableProfiling)
 		if err != nil {
 			return err
 		}

@@ -53,4 +53,10 @@
 // its interceptors: the CRI services and the journal's read service
 // (journal/remote), through which `logbook journal ...` reads a running
 // daemon's journal without touching its file.
+//
+// The retention loop (projection.go) compacts the journal at start and
+// then periodically (snapshot plus tail, package projector); after each
+// pass it tells the live projection the journal's first retained record
+// (Store.ForgetRemovedBefore), so the projection's tombstones, like the
+// journal, cover only the retention window.
 package daemon

@@ -43,18 +43,12 @@ type retention struct {
 	done   sync.WaitGroup
 }
 
-// startRetention starts the policy without a live store to prune: see
-// startRetentionOf, which the daemon should call with its store.
-func startRetention(j *journal.Journal, window time.Duration, log *slog.Logger) *retention {
-	return startRetentionOf(j, nil, window, log)
-}
-
-// startRetentionOf starts the policy; a zero window keeps every event and
+// startRetention starts the policy; a zero window keeps every event and
 // starts nothing. After each pass the live store (when not nil) forgets
 // the tombstones of the objects whose removal records are no longer
 // retained, as a restart's Load would, so its memory stays bounded by the
 // window.
-func startRetentionOf(j *journal.Journal, live *projector.Store, window time.Duration, log *slog.Logger) *retention {
+func startRetention(j *journal.Journal, live *projector.Store, window time.Duration, log *slog.Logger) *retention {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &retention{cancel: cancel}
 	if window <= 0 {
