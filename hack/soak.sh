@@ -5,7 +5,9 @@
 # goroutines and descriptors before and after (growth bounded), the
 # shims' RSS, the journal's size after a compaction, and event loss
 # (must be zero). SOAK_FLAGS adds flags (e.g. -pods 200). The output is in
-# _out/soak.
+# _out/soak, with the daemon's heap profiles after the warm-up and after
+# the waves (go tool pprof -base _out/soak/heap-before.pb.gz
+# bin/logbookd _out/soak/heap-after.pb.gz).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -17,5 +19,5 @@ if ! bin/testimages build >_out/soak/testimages-build.log 2>&1; then
 fi
 go build -o bin/soak ./hack/soak || exit 1
 # shellcheck disable=SC2086
-bin/soak -bin bin ${SOAK_FLAGS:-} 2>&1 | tee _out/soak/soak.log
+bin/soak -bin bin -profiles _out/soak ${SOAK_FLAGS:-} 2>&1 | tee _out/soak/soak.log
 exit "${PIPESTATUS[0]}"

@@ -18,6 +18,7 @@ type options struct {
 	subscribers int
 	retention   time.Duration
 	bin, dir    string
+	profiles    string
 	keep        bool
 }
 
@@ -31,6 +32,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin", "directory of logbookd, logbook-shim, logbook-pause, logbook and testimages")
 	flag.StringVar(&o.dir, "dir", "", "run directory (default: a new one under $TMPDIR); kept when a check fails")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run directory even when every check passes")
+	flag.StringVar(&o.profiles, "profiles", "", "directory to save the daemon's heap profiles in, after the warm-up and after the waves (go tool pprof -base before after)")
 	flag.Parse()
 	os.Exit(run(o))
 }

@@ -84,6 +84,7 @@ func (s *soak) run() int {
 	s.wave(ctx, "warm-up", warm, false)
 	s.catchUp(ctx, s.live)
 	before := s.sample(ctx)
+	s.saveHeap(ctx, "before")
 
 	var createTook, removeTook time.Duration
 	done := 0
@@ -98,6 +99,7 @@ func (s *soak) run() int {
 	}
 	s.catchUp(ctx, s.live)
 	after := s.sample(ctx)
+	s.saveHeap(ctx, "after")
 
 	// The stalled subscriber reads at last: it must get everything.
 	s.stalled.Resume()
@@ -239,6 +241,34 @@ func (s *soak) sample(ctx context.Context) sample {
 		s.problem("metrics: %v", err)
 	}
 	return out
+}
+
+// saveHeap saves the daemon's heap profile, after a collection, as
+// heap-<name>.pb.gz in the profiles directory, if there is one.
+func (s *soak) saveHeap(ctx context.Context, name string) {
+	if s.o.profiles == "" {
+		return
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.w.MetricsAddr+"/debug/pprof/heap?gc=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.problem("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s", resp.Status)
+	}
+	if err == nil {
+		err = os.MkdirAll(s.o.profiles, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(s.o.profiles, "heap-"+name+".pb.gz"), b, 0o644)
+	}
+	if err != nil {
+		s.problem("heap profile: %v", err)
+	}
 }
 
 // sampleShims records the VmRSS and Pss of up to n shims picked at random.

@@ -199,6 +199,7 @@ func (w *World) writeConfig() error {
 		}
 		w.MetricsAddr = "127.0.0.1:" + strconv.Itoa(port)
 		cfg["metrics-address"] = w.MetricsAddr
+		cfg["enable-profiling"] = true
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
