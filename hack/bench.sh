@@ -24,6 +24,8 @@ gobench ./journal/ 'BenchmarkAppend|BenchmarkTailFanout|BenchmarkReplay' -bencht
 section "projector: lists of 1,000 objects, fold throughput, full fold of 1M events"
 echo "budget: ListContainers / ListPodSandbox with 1,000 objects < 2 ms"
 gobench ./projector/ 'BenchmarkList|BenchmarkApply$|BenchmarkFold1M'
+echo "-- the same over a real unix socket with the daemon's interceptors, client decoding included"
+gobench ./criserver/ 'BenchmarkListContainers1000|BenchmarkContainerStatus' -benchtime 1000x -count 3
 
 # Each capability adds its own section as a script in hack/bench.d/ (run in
 # name order, from the repository root), so that none edits another's.
