@@ -118,15 +118,19 @@ func (j *Journal) commitLoop() {
 				j.commit(batch)
 			}
 		}
-		released := 0
+		// want: how many appenders the recent commits showed active, the
+		// high-water mark of their batches, decaying by one a commit. The
+		// last batch alone would settle below the true number: an appender
+		// that misses one batch's gathering is counted out of the next.
+		want := 0
 		for {
-			j.gather(released, linger)
+			j.gather(want, linger)
 			batch := j.take()
 			if batch == nil {
 				break
 			}
 			j.commit(batch)
-			released = len(batch)
+			want = max(len(batch), want-1)
 		}
 	}
 }
@@ -136,13 +140,13 @@ func (j *Journal) commitLoop() {
 const gatherLinger = 200 * time.Microsecond
 
 // gather waits, up to gatherLinger, until as many requests are queued as
-// the last commit released. Closed-loop appenders come back at once, and
-// joining this batch beats waiting a whole commit for the next; this is
-// PostgreSQL's commit_delay, applied only when the last batch showed that
-// several appenders are active. A lone appender (released <= 1) or an
-// idle journal never waits.
-func (j *Journal) gather(released int, linger *time.Timer) {
-	if released <= 1 {
+// recent commits showed appenders active (want). Closed-loop appenders
+// come back at once, and joining this batch beats waiting a whole commit
+// for the next; this is PostgreSQL's commit_delay, applied only when
+// recent batches showed that several appenders are active. A lone
+// appender (want <= 1) or an idle journal never waits.
+func (j *Journal) gather(want int, linger *time.Timer) {
+	if want <= 1 {
 		return
 	}
 	linger.Reset(gatherLinger)
@@ -151,7 +155,7 @@ func (j *Journal) gather(released int, linger *time.Timer) {
 		j.queueMu.Lock()
 		queued := len(j.queue)
 		j.queueMu.Unlock()
-		if queued >= released {
+		if queued >= want {
 			return
 		}
 		select {
