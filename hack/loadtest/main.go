@@ -218,22 +218,28 @@ func ctrConfig(name string, cmd ...string) *runtimeapi.ContainerConfig {
 }
 
 // startPod runs a pod with one running `sleep` container.
-func (b *bench) startPod(ctx context.Context) (pod, ctr string, took time.Duration, err error) {
+// startPod runs a pod and its container; took is the whole, parts its
+// three calls (RunPodSandbox, CreateContainer, StartContainer).
+func (b *bench) startPod(ctx context.Context) (pod, ctr string, took time.Duration, parts [3]time.Duration, err error) {
 	cfg := b.podConfig("p")
 	start := time.Now()
 	r, err := b.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
-		return "", "", 0, err
+		return "", "", 0, parts, err
 	}
+	parts[0] = time.Since(start)
 	c, err := b.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: r.PodSandboxId,
 		Config: ctrConfig("c", "sleep", "3600"), SandboxConfig: cfg})
 	if err != nil {
-		return r.PodSandboxId, "", 0, err
+		return r.PodSandboxId, "", 0, parts, err
 	}
+	parts[1] = time.Since(start) - parts[0]
 	if _, err := b.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
-		return r.PodSandboxId, c.ContainerId, 0, err
+		return r.PodSandboxId, c.ContainerId, 0, parts, err
 	}
-	return r.PodSandboxId, c.ContainerId, time.Since(start), nil
+	took = time.Since(start)
+	parts[2] = took - parts[0] - parts[1]
+	return r.PodSandboxId, c.ContainerId, took, parts, nil
 }
 
 func timeIt(fn func() error) (time.Duration, error) {
@@ -245,20 +251,24 @@ func timeIt(fn func() error) (time.Duration, error) {
 func (b *bench) measure(ctx context.Context) error {
 	o := b.o
 	// Warm up (first pod pays for page cache and lazy init).
-	if p, _, _, err := b.startPod(ctx); err == nil {
+	if p, _, _, _, err := b.startPod(ctx); err == nil {
 		b.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p})
 	} else {
 		return err
 	}
 
 	var podStart, podStop, podRemove, ctrStop, ctrRemove stats
+	var startParts [3]stats
 	var lastPod, lastCtr string
 	for i := 0; i < o.samples; i++ {
-		pod, ctr, took, err := b.startPod(ctx)
+		pod, ctr, took, parts, err := b.startPod(ctx)
 		if err != nil {
 			return err
 		}
 		podStart = append(podStart, took)
+		for k := range parts {
+			startParts[k] = append(startParts[k], parts[k])
+		}
 		if i%2 == 0 {
 			// Container stop and remove on their own, then the pod's.
 			t, err := timeIt(func() error {
@@ -280,7 +290,7 @@ func (b *bench) measure(ctx context.Context) error {
 		if i == o.samples-1 {
 			lastPod, lastCtr = pod, ctr // kept for the baseline's bundles
 			if i%2 == 0 {
-				if _, ctr, _, err = b.startPod(ctx); err != nil {
+				if _, ctr, _, _, err = b.startPod(ctx); err != nil {
 					return err
 				}
 				lastCtr = ctr
@@ -324,7 +334,7 @@ func (b *bench) measure(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for range next {
-				if _, _, _, err := b.startPod(ctx); err != nil {
+				if _, _, _, _, err := b.startPod(ctx); err != nil {
 					errs <- err
 					return
 				}
@@ -339,6 +349,9 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 
 	fmt.Println(podStart.line("pod start (run+create+start)"))
+	for k, name := range []string{"  RunPodSandbox", "  CreateContainer", "  StartContainer"} {
+		fmt.Println(startParts[k].line(name))
+	}
 	fmt.Println(baseline.line("baseline: 2 x runc run -d"))
 	fmt.Printf("%-34s p50 %.2fx  mean %.2fx  (budget 1.3x)\n", "ratio pod start / baseline", ratio(podStart.pct(.5), baseline.pct(.5)), ratio(podStart.mean(), baseline.mean()))
 	fmt.Println(podStop.line("pod stop (StopPodSandbox)"))
