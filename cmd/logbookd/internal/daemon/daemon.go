@@ -131,6 +131,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// folds nothing (closers run in reverse: after everything that
 	// appends has stopped, before the journal closes).
 	onExit(func() error { return checkpoint(store, j, log) })
+	onExit(startCheckpoints(j, store, checkpointEvery, checkpointPoll, log).stop)
 	// The retention policy: snapshot plus tail (see package projector).
 	retention := startRetention(j, store, cfg.JournalRetention.Std(), log)
 	onExit(retention.stop)

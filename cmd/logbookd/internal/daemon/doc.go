@@ -58,5 +58,7 @@
 // then periodically (snapshot plus tail, package projector); after each
 // pass it tells the live projection the journal's first retained record
 // (Store.ForgetRemovedBefore), so the projection's tombstones, like the
-// journal, cover only the retention window.
+// journal, cover only the retention window. Independently of retention,
+// the checkpointer stores a snapshot of the live projection every 100,000
+// records, so a restart after a crash folds at most that many.
 package daemon

@@ -106,3 +106,65 @@ func checkpoint(store *projector.Store, j *journal.Journal, log *slog.Logger) er
 	log.Info("snapshot at shutdown", "seq", seq)
 	return nil
 }
+
+// A crash leaves no snapshot at the head: the next start folds every
+// record after the newest snapshot, and retention passes (which store
+// one) may be far apart or, with journal-retention 0, never run. The
+// checkpointer bounds that replay: whenever checkpointEvery records have
+// been applied since the newest snapshot, it stores one of the live
+// projection (Store.Checkpoint; the state is cloned under the read lock,
+// encoded outside it). 100,000 records fold in about a quarter of a second
+// (make bench, BenchmarkLoad1M), a day of a busy node's pods.
+const (
+	checkpointEvery = 100_000
+	checkpointPoll  = 5 * time.Second
+)
+
+// checkpointer owns one goroutine, which stop ends and waits for.
+type checkpointer struct {
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// startCheckpoints checkpoints store into j every `every` records,
+// looking every poll.
+func startCheckpoints(j *journal.Journal, store *projector.Store, every uint64, poll time.Duration, log *slog.Logger) *checkpointer {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &checkpointer{cancel: cancel}
+	last, _, err := j.Snapshot(ctx, 0)
+	if err != nil {
+		last = 0 // none yet (journal.ErrNoSnapshot), or unreadable: count from the start
+	}
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if store.Seq() < last+every {
+				continue
+			}
+			seq, err := store.Checkpoint(ctx, j)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Error("periodic snapshot", "err", err)
+				}
+				continue
+			}
+			log.Info("periodic snapshot", "seq", seq, "records since the last", seq-last)
+			last = seq
+		}
+	}()
+	return c
+}
+
+func (c *checkpointer) stop() error {
+	c.cancel()
+	c.done.Wait()
+	return nil
+}
