@@ -72,7 +72,7 @@ func BenchmarkInterceptor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	i := &interceptor{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), obs: cri, shutdown: context.Background()}
+	i := &interceptor{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), obs: cri, shutdown: context.Background(), calls: new(UnaryCalls)}
 	info := &grpc.UnaryServerInfo{FullMethod: "/runtime.v1.RuntimeService/Version"}
 	req := &runtimeapi.VersionRequest{}
 	handler := func(context.Context, any) (any, error) { return req, nil }

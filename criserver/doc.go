@@ -48,7 +48,10 @@
 // the daemon itself at error. The stream interceptor also ties each stream
 // to the daemon's shutdown: event streams and journal tails never end on
 // their own, so when shutdown begins they end with Unavailable (come back to
-// the next daemon) and a graceful stop waits only for unary calls.
+// the next daemon) and a graceful stop waits only for unary calls
+// (UnaryCalls counts them: a stream whose client does not read cannot
+// flush its last messages, and the daemon cuts it a second after the
+// unary calls are done instead of waiting out its stop timeout).
 //
 // # Version and build
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -33,12 +34,16 @@ type RequestObserver interface {
 // When shutdown ends, every open stream's context is cancelled and the
 // stream ends with Unavailable: event streams and journal tails never end
 // on their own, and a graceful stop must not wait for them. Unary calls
-// keep their own context and finish.
-func ServerOptions(logger *slog.Logger, obs RequestObserver, shutdown context.Context) []grpc.ServerOption {
+// keep their own context and finish; calls, when not nil, counts them, so
+// that a stop can tell when only streams are left.
+func ServerOptions(logger *slog.Logger, obs RequestObserver, shutdown context.Context, calls *UnaryCalls) []grpc.ServerOption {
 	if shutdown == nil {
 		shutdown = context.Background()
 	}
-	i := &interceptor{logger: logger, obs: obs, shutdown: shutdown}
+	if calls == nil {
+		calls = new(UnaryCalls)
+	}
+	i := &interceptor{logger: logger, obs: obs, shutdown: shutdown, calls: calls}
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
@@ -55,9 +60,52 @@ type interceptor struct {
 	logger   *slog.Logger
 	obs      RequestObserver
 	shutdown context.Context
+	calls    *UnaryCalls
+}
+
+// UnaryCalls counts the unary calls in flight on a server. A graceful stop
+// waits for every call, and a stream whose client has stopped reading
+// never finishes (its last messages wait for flow control): once the
+// unary calls are done, what is left can be cut at once.
+type UnaryCalls struct {
+	mu   sync.Mutex
+	n    int
+	idle []chan struct{}
+}
+
+func (u *UnaryCalls) begin() {
+	u.mu.Lock()
+	u.n++
+	u.mu.Unlock()
+}
+
+func (u *UnaryCalls) end() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n--; u.n == 0 {
+		for _, ch := range u.idle {
+			close(ch)
+		}
+		u.idle = nil
+	}
+}
+
+// Idle is closed once no unary call is in flight (at once if none is).
+func (u *UnaryCalls) Idle() <-chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ch := make(chan struct{})
+	if u.n == 0 {
+		close(ch)
+	} else {
+		u.idle = append(u.idle, ch)
+	}
+	return ch
 }
 
 func (i *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	i.calls.begin()
+	defer i.calls.end()
 	start := time.Now()
 	resp, err = i.call(info.FullMethod, func() (any, error) { return handler(ctx, req) })
 	err = toStatus(err)

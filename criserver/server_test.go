@@ -67,7 +67,7 @@ func serveWith(t testing.TB, d Deps, logger *slog.Logger, obs RequestObserver, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(ServerOptions(logger, obs, shutdown)...)
+	g := grpc.NewServer(ServerOptions(logger, obs, shutdown, nil)...)
 	s.Register(g)
 	if extra != nil {
 		extra(g)
@@ -577,7 +577,7 @@ func TestInterceptors(t *testing.T) {
 
 func TestPanicRecovered(t *testing.T) {
 	var logs syncBuffer
-	i := &interceptor{logger: slog.New(slog.NewTextHandler(&logs, nil)), obs: &fakeObserver{}, shutdown: context.Background()}
+	i := &interceptor{logger: slog.New(slog.NewTextHandler(&logs, nil)), obs: &fakeObserver{}, shutdown: context.Background(), calls: new(UnaryCalls)}
 	_, err := i.unary(context.Background(), &runtimeapi.VersionRequest{}, &grpc.UnaryServerInfo{FullMethod: "/runtime.v1.RuntimeService/Version"},
 		func(context.Context, any) (any, error) { panic("boom") })
 	assertCode(t, err, codes.Internal, "boom")
@@ -657,5 +657,36 @@ func TestStreamsEndAtShutdown(t *testing.T) {
 	cancel()
 	if _, err := watch.Recv(); status.Code(err) != codes.Canceled {
 		t.Errorf("client-cancelled stream: %v, want Canceled", err)
+	}
+}
+
+// TestUnaryCallsIdle: Idle is closed only while no unary call is in
+// flight, and wakes its waiters when the last one ends.
+func TestUnaryCallsIdle(t *testing.T) {
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	var u UnaryCalls
+	if !closed(u.Idle()) {
+		t.Fatal("Idle with no call in flight is not closed")
+	}
+	u.begin()
+	u.begin()
+	idle := u.Idle()
+	if closed(idle) {
+		t.Fatal("Idle closed with two calls in flight")
+	}
+	u.end()
+	if closed(idle) {
+		t.Fatal("Idle closed with one call in flight")
+	}
+	u.end()
+	if !closed(idle) {
+		t.Fatal("Idle not closed when the last call ended")
 	}
 }

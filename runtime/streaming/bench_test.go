@@ -58,7 +58,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g := grpc.NewServer(criserver.ServerOptions(e.Log, nil, context.Background())...)
+	g := grpc.NewServer(criserver.ServerOptions(e.Log, nil, context.Background(), nil)...)
 	cri.Register(g)
 	go g.Serve(ln)
 	b.Cleanup(g.Stop)

@@ -199,7 +199,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	// ctx ending is the start of the shutdown: open streams (event streams,
 	// journal tails) end then, so the graceful stop need not wait for them.
-	g := grpc.NewServer(criserver.ServerOptions(log, metrics.RequestObservers{criMetrics, evs.Metrics}, ctx)...)
+	calls := new(criserver.UnaryCalls)
+	g := grpc.NewServer(criserver.ServerOptions(log, metrics.RequestObservers{criMetrics, evs.Metrics}, ctx, calls)...)
 	cri.Register(g)
 	// Every other service registers on the same server, so that it shares
 	// the socket, the interceptors and the limits: the journal's read
@@ -213,7 +214,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(ln) }()
 	onExit(func() error {
-		_, err := stopServer(g, served, o.ShutdownTimeout, log)
+		_, err := stopServer(g, served, o.ShutdownTimeout, calls, log)
 		// Closing the listener unlinks the socket; make sure of it, as the
 		// socket's lock says the path is ours.
 		if rmErr := os.Remove(cfg.Socket); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
@@ -256,22 +257,56 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 }
 
+// How a stop ended: every call finished, the streams left once the unary
+// calls were done were cut, or the timeout cut whatever was left.
+type stopEnd int
+
+const (
+	stopGraceful stopEnd = iota
+	stopStreamsCut
+	stopTimedOut
+)
+
+// streamGrace is how long streams may take to flush their last messages
+// once the unary calls are done. Their handlers were told to end when the
+// shutdown began; one still open now has a client that does not read
+// (a paused `logbook journal follow`, a stuck event consumer).
+const streamGrace = time.Second
+
 // stopServer stops accepting and lets calls in flight finish within
-// timeout, then cuts the rest. It waits for Serve (whose result arrives on
-// served) to return, reports whether calls had to be cut, and returns
-// Serve's error.
-func stopServer(g *grpc.Server, served <-chan error, timeout time.Duration, log *slog.Logger) (forced bool, err error) {
+// timeout, then cuts the rest; when calls (may be nil) shows no unary call
+// left, the remaining streams are cut after streamGrace instead. It waits
+// for Serve (whose result arrives on served) to return, says how the stop
+// ended, and returns Serve's error.
+func stopServer(g *grpc.Server, served <-chan error, timeout time.Duration, calls *criserver.UnaryCalls, log *slog.Logger) (end stopEnd, err error) {
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	select {
-	case <-stopped:
-	case <-timer.C:
-		log.Warn("graceful stop timed out; cutting the remaining calls", "timeout", timeout)
-		forced = true
+	var idle <-chan struct{}
+	if calls != nil {
+		idle = calls.Idle()
+	}
+	cut := func(e stopEnd, msg string, args ...any) {
+		log.Warn(msg, args...)
+		end = e
 		g.Stop()
 		<-stopped
 	}
-	return forced, <-served
+	select {
+	case <-stopped:
+	case <-timer.C:
+		cut(stopTimedOut, "graceful stop timed out; cutting the remaining calls", "timeout", timeout)
+	case <-idle:
+		grace := time.NewTimer(streamGrace)
+		defer grace.Stop()
+		select {
+		case <-stopped:
+		case <-timer.C:
+			cut(stopTimedOut, "graceful stop timed out; cutting the remaining calls", "timeout", timeout)
+		case <-grace.C:
+			cut(stopStreamsCut, "cutting streams whose clients do not read", "grace", streamGrace)
+		}
+	}
+	return end, <-served
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logbook-cri/logbook/config"
+	"github.com/logbook-cri/logbook/criserver"
 	"github.com/logbook-cri/logbook/journal/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -329,8 +330,8 @@ func TestStopBounded(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 
 	g, _, served := serve()
-	if forced, _ := stopServer(g, served, time.Minute, logger); forced {
-		t.Error("an idle server needed a forced stop")
+	if end, _ := stopServer(g, served, time.Minute, new(criserver.UnaryCalls), logger); end != stopGraceful {
+		t.Errorf("an idle server's stop ended %d, want graceful", end)
 	}
 
 	g, sock, served := serve()
@@ -346,8 +347,45 @@ func TestStopBounded(t *testing.T) {
 	if _, err := watch.Recv(); err != nil { // the stream is open on the server
 		t.Fatal(err)
 	}
-	if forced, _ := stopServer(g, served, 200*time.Millisecond, logger); !forced {
-		t.Error("a stream that never ends did not need a forced stop")
+	if end, _ := stopServer(g, served, 200*time.Millisecond, nil, logger); end != stopTimedOut {
+		t.Errorf("a stream that never ends: the stop ended %d, want timed out", end)
+	}
+	if _, err := watch.Recv(); err == nil {
+		t.Error("the stream survived the stop")
+	}
+}
+
+// TestStopCutsUnreadStreams: a stream whose client does not read does not
+// hold a stop for the whole timeout: once no unary call is in flight, it
+// is cut after streamGrace. A unary call in flight still gets its time.
+func TestStopCutsUnreadStreams(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := new(criserver.UnaryCalls)
+	g := grpc.NewServer(criserver.ServerOptions(slog.New(slog.DiscardHandler), nil, nil, calls)...)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(g, hs)
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ln) }()
+
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// The timeout is far beyond the grace: a stop that ends by it failed.
+	if end, _ := stopServer(g, served, 10*time.Minute, calls, slog.New(slog.DiscardHandler)); end != stopStreamsCut {
+		t.Errorf("the stop ended %d, want the streams cut", end)
 	}
 	if _, err := watch.Recv(); err == nil {
 		t.Error("the stream survived the stop")
