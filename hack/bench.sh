@@ -23,7 +23,7 @@ gobench ./journal/ 'BenchmarkAppend|BenchmarkTailFanout|BenchmarkReplay' -bencht
 
 section "projector: lists of 1,000 objects, fold throughput, 1M events folded in order (Fold1M) and loaded as a restart does, decoding in parallel (Load1M)"
 echo "budget: ListContainers / ListPodSandbox with 1,000 objects < 2 ms"
-gobench ./projector/ 'BenchmarkList|BenchmarkApply$|BenchmarkFold1M|BenchmarkLoad1M'
+gobench ./projector/ 'BenchmarkList|BenchmarkApply$|BenchmarkFold1M|BenchmarkLoad1M|BenchmarkLoadJournal1M'
 echo "-- the same over a real unix socket with the daemon's interceptors, client decoding included"
 gobench ./criserver/ 'BenchmarkListContainers1000|BenchmarkContainerStatus' -benchtime 1000x -count 3
 

@@ -353,6 +353,39 @@ func BenchmarkLoad1M(b *testing.B) {
 	_ = s
 }
 
+// Load of 1,000,000 records from a real journal file without a snapshot:
+// what a restart costs when nothing was ever checkpointed, bbolt's reads
+// included (the journal is written once, in batches of 1,000, outside the
+// timer). Compare with BenchmarkLoad1M, whose records are in memory.
+func BenchmarkLoadJournal1M(b *testing.B) {
+	a := legalRecords(b, 1_000_000)
+	j, err := journal.Open(b.TempDir()+"/journal.db", journal.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	ctx := context.Background()
+	batch := make([]journal.Record, 0, 1000)
+	for i := range a.len() {
+		r := a.record(i)
+		r.Seq = 0 // the journal numbers them, in the same order
+		if batch = append(batch, r); len(batch) == cap(batch) || i == a.len()-1 {
+			if _, err := j.Append(ctx, batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := Load(ctx, j, 0, nil)
+		if err != nil || s.Seq() != uint64(a.len()) {
+			b.Fatalf("Load: seq %d, %v", s.Seq(), err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/load")
+}
+
 // The memory a tombstone costs, measured over 100,000 removals of
 // runtime-made IDs (64 hex characters, each its own string as a decoded
 // record's is): heap bytes per tombstone, with the ID itself, and snapshot
