@@ -18,11 +18,7 @@ import (
 // are removed, container.removed is journaled and its name freed. The log
 // file stays (it is the kubelet's). An unknown ID is success.
 func (s *Service) RemoveContainer(ctx context.Context, id string) error {
-	c, ok := s.lookup(id)
-	if !ok {
-		return nil
-	}
-	c, unlock, ok, err := s.lockContainer(ctx, c)
+	c, unlock, ok, err := s.lockContainer(ctx, id)
 	if err != nil || !ok {
 		return err
 	}

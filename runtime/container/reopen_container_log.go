@@ -12,11 +12,7 @@ import (
 // (the kubelet renamed it to rotate it). When it returns, a file exists at
 // the log path and receives every later line.
 func (s *Service) ReopenContainerLog(ctx context.Context, id string) error {
-	c, ok := s.lookup(id)
-	if !ok {
-		return notFound("container", id)
-	}
-	c, unlock, ok, err := s.lockContainer(ctx, c)
+	c, unlock, ok, err := s.lockContainer(ctx, id)
 	if err != nil {
 		return err
 	}

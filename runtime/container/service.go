@@ -214,10 +214,15 @@ func (s *Service) lookup(id string) (*projector.Container, bool) {
 	return nil, false
 }
 
-// lockContainer takes a container's locks in the documented order (its
-// sandbox's shared, then its own exclusively) and reads it again under
-// them. ok is false if it was removed meanwhile.
-func (s *Service) lockContainer(ctx context.Context, c *projector.Container) (cur *projector.Container, unlock func(), ok bool, err error) {
+// lockContainer finds a container by ID or unique prefix, takes its locks
+// in the documented order (its sandbox's shared, then its own
+// exclusively) and reads it again under them. ok is false if there is no
+// such container, or it was removed meanwhile.
+func (s *Service) lockContainer(ctx context.Context, id string) (cur *projector.Container, unlock func(), ok bool, err error) {
+	c, ok := s.lookup(id)
+	if !ok {
+		return nil, nil, false, nil
+	}
 	unlockSb, err := s.cfg.Locks.RLock(ctx, c.SandboxID)
 	if err != nil {
 		return nil, nil, false, err

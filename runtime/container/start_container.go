@@ -15,11 +15,7 @@ import (
 // A start that fails ends the container: container.exited with exit code
 // 128 and reason StartError, as containerd reports it.
 func (s *Service) StartContainer(ctx context.Context, id string) error {
-	c, ok := s.lookup(id)
-	if !ok {
-		return notFound("container", id)
-	}
-	c, unlock, ok, err := s.lockContainer(ctx, c)
+	c, unlock, ok, err := s.lockContainer(ctx, id)
 	if err != nil {
 		return err
 	}

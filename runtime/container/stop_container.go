@@ -18,11 +18,7 @@ import (
 // 0 or the container never started). It returns when the exit is
 // journaled. An unknown or exited container is success.
 func (s *Service) StopContainer(ctx context.Context, id string, timeout int64) error {
-	c, ok := s.lookup(id)
-	if !ok {
-		return nil
-	}
-	c, unlock, ok, err := s.lockContainer(ctx, c)
+	c, unlock, ok, err := s.lockContainer(ctx, id)
 	if err != nil || !ok {
 		return err
 	}

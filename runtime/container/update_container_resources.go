@@ -16,11 +16,7 @@ import (
 // running container (runc update) and journals them
 // (container.resources_updated), so ContainerStatus reports them.
 func (s *Service) UpdateContainerResources(ctx context.Context, id string, r *runtimeapi.LinuxContainerResources) error {
-	c, ok := s.lookup(id)
-	if !ok {
-		return notFound("container", id)
-	}
-	c, unlock, ok, err := s.lockContainer(ctx, c)
+	c, unlock, ok, err := s.lockContainer(ctx, id)
 	if err != nil {
 		return err
 	}

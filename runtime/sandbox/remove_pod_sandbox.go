@@ -12,18 +12,11 @@ import (
 // containers are removed, then its files, and sandbox.removed is journaled
 // and its name freed. An unknown ID is success.
 func (s *Service) RemovePodSandbox(ctx context.Context, id string) error {
-	sb, ok := s.lookup(id)
-	if !ok {
-		return nil
-	}
-	unlock, err := s.cfg.Locks.Lock(ctx, sb.ID)
-	if err != nil {
+	sb, unlock, ok, err := s.lockSandbox(ctx, id)
+	if err != nil || !ok {
 		return err
 	}
 	defer unlock()
-	if sb, ok = s.cfg.Projection.Sandbox(sb.ID); !ok {
-		return nil
-	}
 	id = sb.ID
 	if err := s.stopLocked(ctx, sb); err != nil {
 		return err

@@ -120,6 +120,23 @@ func (s *Service) lookup(id string) (*projector.Sandbox, bool) {
 	return nil, false
 }
 
+// lockSandbox finds a sandbox by ID or unique prefix, takes its lock and
+// reads it again under it. ok is false if there is no such sandbox, or it
+// was removed while the lock was awaited.
+func (s *Service) lockSandbox(ctx context.Context, id string) (sb *projector.Sandbox, unlock func(), ok bool, err error) {
+	if sb, ok = s.lookup(id); !ok {
+		return nil, nil, false, nil
+	}
+	if unlock, err = s.cfg.Locks.Lock(ctx, sb.ID); err != nil {
+		return nil, nil, false, err
+	}
+	if sb, ok = s.cfg.Projection.Sandbox(sb.ID); !ok {
+		unlock()
+		return nil, nil, false, nil
+	}
+	return sb, unlock, true, nil
+}
+
 // settle journals results; see runtime.Recorder.Settle.
 func (s *Service) settle(ctx context.Context, id string, payloads ...proto.Message) error {
 	evs := make([]runtime.Event, len(payloads))

@@ -17,18 +17,11 @@ import (
 // stopped sandbox are success, and a teardown that failed before is tried
 // again.
 func (s *Service) StopPodSandbox(ctx context.Context, id string) error {
-	sb, ok := s.lookup(id)
-	if !ok {
-		return nil
-	}
-	unlock, err := s.cfg.Locks.Lock(ctx, sb.ID)
-	if err != nil {
+	sb, unlock, ok, err := s.lockSandbox(ctx, id)
+	if err != nil || !ok {
 		return err
 	}
 	defer unlock()
-	if sb, ok = s.cfg.Projection.Sandbox(sb.ID); !ok {
-		return nil // removed while we waited for the lock
-	}
 	return s.stopLocked(ctx, sb)
 }
 

@@ -18,18 +18,14 @@ import (
 // kubelet. The sandbox must be Ready, and the resources valid for a
 // container (oci.LinuxResources).
 func (s *Service) UpdatePodSandboxResources(ctx context.Context, id string, overhead, resources *runtimeapi.LinuxContainerResources) error {
-	sb, ok := s.lookup(id)
-	if !ok {
-		return fmt.Errorf("pod sandbox %q: %w", id, runtime.ErrNotFound)
-	}
-	unlock, err := s.cfg.Locks.Lock(ctx, sb.ID)
+	sb, unlock, ok, err := s.lockSandbox(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	if sb, ok = s.cfg.Projection.Sandbox(sb.ID); !ok {
+	if !ok {
 		return fmt.Errorf("pod sandbox %q: %w", id, runtime.ErrNotFound)
 	}
+	defer unlock()
 	if sb.State != projector.SandboxReady {
 		return fmt.Errorf("%w: %w: %s is %s", runtime.ErrFailedPrecondition, ErrNotReady, sb.ID, sb.State)
 	}
