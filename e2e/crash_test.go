@@ -273,7 +273,7 @@ func (e *env) runcStatus(id string) (status string, pid int) {
 	cmd := exec.Command("runc", "--root", filepath.Join(e.state, "runc"), "state", id)
 	var out bytes.Buffer
 	cmd.Stdout = &out
-	if e.r.run(cmd) != nil {
+	if e.r.Run(cmd) != nil {
 		return "", 0
 	}
 	var st struct {
@@ -449,7 +449,7 @@ func (e *env) leaks(live, running map[string]bool) error {
 	runcList := exec.Command("runc", "--root", filepath.Join(e.state, "runc"), "list", "-q")
 	var out bytes.Buffer
 	runcList.Stdout = &out
-	e.r.run(runcList)
+	e.r.Run(runcList)
 	for _, id := range bytes.Fields(out.Bytes()) {
 		if !live[string(id)] {
 			found = append(found, "runc:"+string(id))

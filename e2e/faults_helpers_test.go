@@ -146,7 +146,7 @@ func (e *env) journalVerify() {
 	cmd := exec.Command(filepath.Join(filepath.Dir(e.b.logbookd), "logbook"), "--socket", e.socket, "journal", "verify")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := e.r.run(cmd); err != nil {
+	if err := e.r.Run(cmd); err != nil {
 		e.t.Errorf("logbook journal verify: %v\n%s", err, out.String())
 	}
 }

@@ -20,18 +20,17 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/logbook-cri/logbook/hack/chaos/rig"
 )
 
 // bins are the binaries the tests run.
@@ -65,94 +64,23 @@ func needBinaries(t *testing.T) bins {
 	return b
 }
 
-// reaper reaps the orphans that come to this process as a sub-reaper. It
-// leaves alone every child an exec.Cmd started here and will wait for:
-// those are registered (under mu, before their Start returns) in
-// protected. Its children are started through reaper.start only.
-type reaper struct {
-	mu        sync.Mutex
-	protected map[int]bool
-	stop      chan struct{}
-	done      sync.WaitGroup
-}
-
-func newReaper(t *testing.T) *reaper {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+// newReaper makes this test process a child sub-reaper (the shims of a
+// killed daemon come to it) for the test; its children are started
+// through the reaper only (rig.Reaper).
+func newReaper(t *testing.T) *rig.Reaper {
+	r, err := rig.NewReaper()
+	if err != nil {
 		t.Fatal(err)
 	}
-	r := &reaper{protected: map[int]bool{}, stop: make(chan struct{})}
-	r.done.Add(1)
-	go func() {
-		defer r.done.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			r.reap()
-			select {
-			case <-r.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() { close(r.stop); r.done.Wait(); r.reap() })
+	t.Cleanup(r.Close)
 	return r
-}
-
-func (r *reaper) reap() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	self := strconv.Itoa(os.Getpid())
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || r.protected[pid] {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[0] == "Z" && f[1] == self {
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		}
-	}
-}
-
-// start starts cmd with its pid protected from the reaper until wait.
-func (r *reaper) start(cmd *exec.Cmd) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	r.protected[cmd.Process.Pid] = true
-	return nil
-}
-
-func (r *reaper) wait(cmd *exec.Cmd) error {
-	err := cmd.Wait()
-	r.mu.Lock()
-	delete(r.protected, cmd.Process.Pid)
-	r.mu.Unlock()
-	return err
-}
-
-// run runs a short command to its end.
-func (r *reaper) run(cmd *exec.Cmd) error {
-	if err := r.start(cmd); err != nil {
-		return err
-	}
-	return r.wait(cmd)
 }
 
 // env is one test's world: registry, CNI network, daemon configuration.
 type env struct {
 	t       *testing.T
 	b       bins
-	r       *reaper
+	r       *rig.Reaper
 	dir     string
 	root    string
 	state   string
@@ -178,10 +106,10 @@ func newEnv(t *testing.T, bridge string, net int) *env {
 	reg := exec.Command(b.testimages, "serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile)
 	regLog, _ := os.Create(filepath.Join(e.dir, "registry.log"))
 	reg.Stdout, reg.Stderr = regLog, regLog
-	if err := e.r.start(reg); err != nil {
+	if err := e.r.Start(reg); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { reg.Process.Signal(syscall.SIGTERM); e.r.wait(reg); regLog.Close() })
+	t.Cleanup(func() { reg.Process.Signal(syscall.SIGTERM); e.r.Wait(reg); regLog.Close() })
 	var addr []byte
 	poll(t, "the test registry's address", 60*time.Second, func() error {
 		var err error
@@ -251,11 +179,11 @@ func (e *env) start() *daemon {
 	}
 	cmd := exec.Command(e.b.logbookd, "--config", e.cfgPath, "--log-level", "debug")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := e.r.start(cmd); err != nil {
+	if err := e.r.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
 	d := &daemon{cmd: cmd, done: make(chan error, 1), log: logf}
-	go func() { d.done <- e.r.wait(cmd) }()
+	go func() { d.done <- e.r.Wait(cmd) }()
 	conn, err := grpc.NewClient("unix://"+e.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +253,7 @@ func (e *env) crictl(args ...string) (string, error) {
 	cmd.Dir = e.dir // crictl looks for <cwd>/../crictl.yaml; keep it away from the repository
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := e.r.run(cmd); err != nil {
+	if err := e.r.Run(cmd); err != nil {
 		return out.String(), fmt.Errorf("crictl %s: %v: %s", strings.Join(args, " "), err, errb.String())
 	}
 	return out.String(), nil
@@ -370,7 +298,7 @@ func (e *env) checkClean(live map[string]bool) {
 	runcList := exec.Command("runc", "--root", filepath.Join(e.state, "runc"), "list", "-q")
 	var out bytes.Buffer
 	runcList.Stdout = &out
-	if err := e.r.run(runcList); err != nil && !os.IsNotExist(err) {
+	if err := e.r.Run(runcList); err != nil && !os.IsNotExist(err) {
 		t.Errorf("runc list: %v", err)
 	}
 	for _, id := range strings.Fields(out.String()) {

@@ -570,7 +570,7 @@ func (s *secSuite) socketPermissions(t *testing.T) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		err := s.r.run(cmd)
+		err := s.r.Run(cmd)
 		return out.String(), err
 	}
 	if out, err := crictl(0); err != nil {

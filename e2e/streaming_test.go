@@ -55,11 +55,11 @@ func (e *env) crictlCmd(args ...string) *exec.Cmd {
 // runs; done receives its end.
 func (e *env) background(cmd *exec.Cmd) (done <-chan error) {
 	e.t.Helper()
-	if err := e.r.start(cmd); err != nil {
+	if err := e.r.Start(cmd); err != nil {
 		e.t.Fatal(err)
 	}
 	ch := make(chan error, 1)
-	go func() { ch <- e.r.wait(cmd) }()
+	go func() { ch <- e.r.Wait(cmd) }()
 	e.t.Cleanup(func() {
 		cmd.Process.Kill()
 		select {
@@ -169,7 +169,7 @@ func TestCrictlStreaming(t *testing.T) {
 		cmd.Stdin = strings.NewReader("piped through\n")
 		var out bytes.Buffer
 		cmd.Stdout = &out
-		if err := e.r.run(cmd); err != nil || out.String() != "PIPED THROUGH\n" {
+		if err := e.r.Run(cmd); err != nil || out.String() != "PIPED THROUGH\n" {
 			t.Errorf("crictl exec -i = %q, %v", out.String(), err)
 		}
 	})

@@ -18,6 +18,7 @@
 // sub-reaper; this machine's PID 1 does not reap, so the driver's process
 // makes itself one (Reaper) and reaps the orphans that come to it, leaving
 // alone the children it started itself and waits for.
+// The end-to-end tests (e2e) use the same Reaper.
 //
 // # Judging from the outside
 //
