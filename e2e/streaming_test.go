@@ -53,6 +53,30 @@ func (e *env) crictlCmd(args ...string) *exec.Cmd {
 
 // background starts cmd and stops it (SIGKILL) at cleanup if it still
 // runs; done receives its end.
+// attachShell attaches crictl, with stdin, to the shell container id and
+// sends it question until its output shows answer; it returns crictl's
+// stdin and the end of crictl.
+func (e *env) attachShell(t *testing.T, id, what, question, answer string) (stdin io.WriteCloser, done <-chan error) {
+	t.Helper()
+	cmd := e.crictlCmd("attach", "-i", id)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &lockedBuffer{}
+	cmd.Stdout = out
+	done = e.background(cmd)
+	poll(t, what, 20*time.Second, func() error {
+		io.WriteString(in, question+"\n")
+		time.Sleep(100 * time.Millisecond)
+		if !strings.Contains(out.String(), answer) {
+			return fmt.Errorf("output so far %q", out.String())
+		}
+		return nil
+	})
+	return in, done
+}
+
 func (e *env) background(cmd *exec.Cmd) (done <-chan error) {
 	e.t.Helper()
 	if err := e.r.Start(cmd); err != nil {
@@ -233,22 +257,7 @@ func TestCrictlStreaming(t *testing.T) {
 		}
 	})
 	t.Run("attach", func(t *testing.T) {
-		cmd := e.crictlCmd("attach", "-i", shell)
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := &lockedBuffer{}
-		cmd.Stdout = out
-		done := e.background(cmd)
-		poll(t, "the attached shell's answer", 20*time.Second, func() error {
-			io.WriteString(in, "echo attached-$((40+2))\n")
-			time.Sleep(100 * time.Millisecond)
-			if !strings.Contains(out.String(), "attached-42") {
-				return fmt.Errorf("output so far %q", out.String())
-			}
-			return nil
-		})
+		in, done := e.attachShell(t, shell, "the attached shell's answer", "echo attached-$((40+2))", "attached-42")
 		// The shell exits: the container ends, and the attach with it.
 		io.WriteString(in, "exit 0\n")
 		if err := waitDone(t, "crictl attach", done, 20*time.Second); err != nil {
@@ -339,22 +348,7 @@ func TestAttachAcrossDaemonRestart(t *testing.T) {
 	e.kill()
 	e.start()
 
-	cmd := e.crictlCmd("attach", "-i", shell)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &lockedBuffer{}
-	cmd.Stdout = out
-	done := e.background(cmd)
-	poll(t, "the attached shell's answer after the restart", 20*time.Second, func() error {
-		io.WriteString(in, "echo still-$((6*7))\n")
-		time.Sleep(100 * time.Millisecond)
-		if !strings.Contains(out.String(), "still-42") {
-			return fmt.Errorf("output so far %q", out.String())
-		}
-		return nil
-	})
+	in, done := e.attachShell(t, shell, "the attached shell's answer after the restart", "echo still-$((6*7))", "still-42")
 	// stdin_once: closing crictl's stdin closes the container's, and the
 	// shell ends.
 	in.Close()
