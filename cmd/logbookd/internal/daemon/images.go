@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +31,7 @@ type imageParts struct {
 	Store   *image.Store
 	Service *images.Service
 
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	gc *periodic
 }
 
 // startImages opens the image store at Layout.Images() with the configured
@@ -76,34 +74,17 @@ func startImages(cfg *config.Config, rec runtime.Appender, proj *projector.Store
 	log.Info("image store open", "root", store.Root(), "mirrors", len(cfg.RegistryMirrors),
 		"damaged_images", len(damaged), "took", time.Since(start).Round(time.Millisecond))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &imageParts{Store: store, Service: svc, cancel: cancel}
-	p.done.Add(1)
-	go p.collect(ctx, imageGCInterval, log)
-	return p, nil
-}
-
-// collect runs a collection every interval until ctx ends.
-func (p *imageParts) collect(ctx context.Context, every time.Duration, log *slog.Logger) {
-	defer p.done.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := p.Service.Collect(ctx); err != nil && ctx.Err() == nil {
+	gc := startPeriodic(imageGCInterval, false, func(ctx context.Context) {
+		if _, err := svc.Collect(ctx); err != nil && ctx.Err() == nil {
 			log.Error("image garbage collection", "err", err)
 		}
-	}
+	})
+	return &imageParts{Store: store, Service: svc, gc: gc}, nil
 }
 
 // Close stops the collection loop and waits for it, then closes the store
 // (which waits for the pulls in flight).
 func (p *imageParts) Close() error {
-	p.cancel()
-	p.done.Wait()
+	p.gc.stop()
 	return p.Store.Close()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/logbook-cri/logbook/journal"
@@ -36,62 +35,34 @@ func openProjection(ctx context.Context, j *journal.Journal, log *slog.Logger) (
 // deletes in small transactions, so a run never stalls appenders for long.
 const retentionInterval = 10 * time.Minute
 
-// retention runs projector.Compact on a timer; it owns one goroutine,
-// which stop ends and waits for.
-type retention struct {
-	cancel context.CancelFunc
-	done   sync.WaitGroup
-}
-
-// startRetention starts the policy; a zero window keeps every event and
-// starts nothing. After each pass the live store (when not nil) forgets
-// the tombstones of the objects whose removal records are no longer
-// retained, as a restart's Load would, so its memory stays bounded by the
-// window.
-func startRetention(j *journal.Journal, live *projector.Store, window time.Duration, log *slog.Logger) *retention {
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &retention{cancel: cancel}
+// startRetention starts the policy (nil, nothing started, for a zero
+// window, which keeps every event). The first pass comes at once: a
+// daemon restarted after a long time compacts before it serves for long.
+// After each pass the live store (when not nil) forgets the tombstones of
+// the objects whose removal records are no longer retained, as a
+// restart's Load would, so its memory stays bounded by the window.
+func startRetention(j *journal.Journal, live *projector.Store, window time.Duration, log *slog.Logger) *periodic {
 	if window <= 0 {
-		return r
+		return nil
 	}
-	r.done.Add(1)
-	go func() {
-		defer r.done.Done()
-		t := time.NewTicker(retentionInterval)
-		defer t.Stop()
-		for {
-			// The first run comes at once: a daemon restarted after a long
-			// time compacts before it serves for long.
-			dropped, err := projector.Compact(ctx, j, window, time.Now())
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Error("journal compaction", "err", err, "dropped", dropped)
-			case dropped > 0:
-				log.Info("journal compacted", "dropped", dropped, "window", window)
-			}
-			if live != nil {
-				// Even a pass that stopped early may have dropped records:
-				// the journal's first retained record is the truth.
-				if first, _, err := j.Bounds(ctx); err == nil {
-					if n := live.ForgetRemovedBefore(first); n > 0 {
-						log.Info("projection forgot removed ids", "tombstones", n, "before", first)
-					}
+	return startPeriodic(retentionInterval, true, func(ctx context.Context) {
+		dropped, err := projector.Compact(ctx, j, window, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("journal compaction", "err", err, "dropped", dropped)
+		case dropped > 0:
+			log.Info("journal compacted", "dropped", dropped, "window", window)
+		}
+		if live != nil {
+			// Even a pass that stopped early may have dropped records:
+			// the journal's first retained record is the truth.
+			if first, _, err := j.Bounds(ctx); err == nil {
+				if n := live.ForgetRemovedBefore(first); n > 0 {
+					log.Info("projection forgot removed ids", "tombstones", n, "before", first)
 				}
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
 		}
-	}()
-	return r
-}
-
-func (r *retention) stop() error {
-	r.cancel()
-	r.done.Wait()
-	return nil
+	})
 }
 
 // checkpoint stores the projection at the head as a snapshot.
@@ -120,51 +91,25 @@ const (
 	checkpointPoll  = 5 * time.Second
 )
 
-// checkpointer owns one goroutine, which stop ends and waits for.
-type checkpointer struct {
-	cancel context.CancelFunc
-	done   sync.WaitGroup
-}
-
 // startCheckpoints checkpoints store into j every `every` records,
 // looking every poll.
-func startCheckpoints(j *journal.Journal, store *projector.Store, every uint64, poll time.Duration, log *slog.Logger) *checkpointer {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{cancel: cancel}
-	last, _, err := j.Snapshot(ctx, 0)
+func startCheckpoints(j *journal.Journal, store *projector.Store, every uint64, poll time.Duration, log *slog.Logger) *periodic {
+	last, _, err := j.Snapshot(context.Background(), 0)
 	if err != nil {
 		last = 0 // none yet (journal.ErrNoSnapshot), or unreadable: count from the start
 	}
-	c.done.Add(1)
-	go func() {
-		defer c.done.Done()
-		t := time.NewTicker(poll)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if store.Seq() < last+every {
-				continue
-			}
-			seq, err := store.Checkpoint(ctx, j)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("periodic snapshot", "err", err)
-				}
-				continue
-			}
-			log.Info("periodic snapshot", "seq", seq, "records since the last", seq-last)
-			last = seq
+	return startPeriodic(poll, false, func(ctx context.Context) {
+		if store.Seq() < last+every {
+			return
 		}
-	}()
-	return c
-}
-
-func (c *checkpointer) stop() error {
-	c.cancel()
-	c.done.Wait()
-	return nil
+		seq, err := store.Checkpoint(ctx, j)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("periodic snapshot", "err", err)
+			}
+			return
+		}
+		log.Info("periodic snapshot", "seq", seq, "records since the last", seq-last)
+		last = seq
+	})
 }
