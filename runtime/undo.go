@@ -36,3 +36,17 @@ func RemoveAll(p string) error {
 	}
 	return nil
 }
+
+// DirNames lists the names in dir; a missing or unreadable dir is empty
+// (the leak scans ask of directories that may not exist yet).
+func DirNames(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}

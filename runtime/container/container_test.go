@@ -276,11 +276,11 @@ func TestCreateRefusals(t *testing.T) {
 		t.Errorf("%d containers visible after failed creations", got)
 	}
 	for _, d := range []string{"bundles", "shims"} {
-		if left := listDir(filepath.Join(e.Layout.State, d)); len(left) != 1 { // the infra's
+		if left := runtime.DirNames(filepath.Join(e.Layout.State, d)); len(left) != 1 { // the infra's
 			t.Errorf("%s: %v", d, left)
 		}
 	}
-	if left := listDir(filepath.Join(e.Layout.Root, "containers")); len(left) != 0 {
+	if left := runtime.DirNames(filepath.Join(e.Layout.Root, "containers")); len(left) != 0 {
 		t.Errorf("writable layers left: %v", left)
 	}
 
@@ -301,15 +301,6 @@ func TestCreateRefusals(t *testing.T) {
 	if err := e.Containers.StartContainer(ctx, runtime.NewID()); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("start unknown: %v", err)
 	}
-}
-
-func listDir(dir string) []string {
-	ents, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 // TestStartError: a start that fails is an exit with code 128 and reason

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -184,20 +183,20 @@ func (s *Service) CleanLeaks(ctx context.Context) error {
 			}
 		}
 	}
-	for _, id := range listDir(filepath.Dir(l.ShimDir("x"))) {
+	for _, id := range runtime.DirNames(filepath.Dir(l.ShimDir("x"))) {
 		if leaked(id) {
 			s.log.Info("removing a leaked shim", "id", id)
 			killShimOf(l.ShimDir(id))
 			errs = append(errs, runtime.RemoveAll(l.ShimDir(id)))
 		}
 	}
-	for _, id := range listDir(filepath.Dir(l.Bundle("x"))) {
+	for _, id := range runtime.DirNames(filepath.Dir(l.Bundle("x"))) {
 		if leaked(id) {
 			s.log.Info("removing a leaked bundle", "id", id)
 			errs = append(errs, runtime.Unmount(l.Rootfs(id)), runtime.RemoveAll(l.Bundle(id)))
 		}
 	}
-	for _, id := range listDir(filepath.Dir(l.ContainerDir("x"))) {
+	for _, id := range runtime.DirNames(filepath.Dir(l.ContainerDir("x"))) {
 		if leaked(id) {
 			s.log.Info("removing a leaked writable layer", "id", id)
 			errs = append(errs, runtime.RemoveAll(l.ContainerDir(id)))
@@ -236,7 +235,7 @@ func (s *Service) cleanCgroups(leaked func(string) bool) error {
 			if err != nil {
 				continue
 			}
-			for _, id := range listDir(dir) {
+			for _, id := range runtime.DirNames(dir) {
 				if leaked(id) {
 					if found[id] == nil {
 						found[id] = map[string]string{}
@@ -266,16 +265,4 @@ func cgroupParentOf(h oci.Host, parent string) string {
 		parent = oci.DefaultCgroupfsParent
 	}
 	return filepath.Join("/", parent)
-}
-
-func listDir(dir string) []string {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	out := make([]string, 0, len(ents))
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 
 	"github.com/logbook-cri/logbook/journal/events"
@@ -106,30 +105,17 @@ func (s *Service) removeLeaks() error {
 		return ok
 	}
 	var errs []error
-	for _, id := range listDir(filepath.Dir(l.NetNS("x"))) {
+	for _, id := range runtime.DirNames(filepath.Dir(l.NetNS("x"))) {
 		if !owned(id) {
 			s.log.Info("removing a leaked network namespace", "sandbox", id)
 			errs = append(errs, removeNetNS(l.NetNS(id)))
 		}
 	}
-	for _, id := range listDir(filepath.Dir(l.SandboxDir("x"))) {
+	for _, id := range runtime.DirNames(filepath.Dir(l.SandboxDir("x"))) {
 		if !owned(id) {
 			s.log.Info("removing a leaked sandbox directory", "sandbox", id)
 			errs = append(errs, runtime.Unmount(l.SandboxShm(id)), runtime.RemoveAll(l.SandboxDir(id)))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// listDir lists the names in dir; a missing dir is empty.
-func listDir(dir string) []string {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	out := make([]string, 0, len(ents))
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }

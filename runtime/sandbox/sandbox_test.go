@@ -376,18 +376,9 @@ func TestNetworkHook(t *testing.T) {
 	if len(e.Store.ListSandboxes(&runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{"test": "fail"}})) != 0 {
 		t.Error("rolled back sandbox is visible")
 	}
-	if left := listDir(filepath.Join(e.Layout.State, "netns")); len(left) != 0 {
+	if left := runtime.DirNames(filepath.Join(e.Layout.State, "netns")); len(left) != 0 {
 		t.Errorf("netns entries %v left by the rollback (the first pod's is gone with its stop)", left)
 	}
-}
-
-func listDir(dir string) []string {
-	ents, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 // TestRecovery: after a restart, a live infra is monitored again, one that

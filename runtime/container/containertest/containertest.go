@@ -403,15 +403,6 @@ func (e *Env) Crash() {
 	e.close()
 }
 
-func listDir(dir string) []string {
-	ents, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
 // teardown removes every pod and checks that nothing is left.
 func (e *Env) teardown() {
 	t := e.T
@@ -454,11 +445,11 @@ func (e *Env) CheckNoLeaks() {
 		}
 	}
 	for _, d := range []string{"bundles", "shims", "sandboxes", "netns"} {
-		if left := listDir(filepath.Join(e.Layout.State, d)); len(left) > 0 {
+		if left := runtime.DirNames(filepath.Join(e.Layout.State, d)); len(left) > 0 {
 			t.Errorf("%s left in %s: %v", d, e.Layout.State, left)
 		}
 	}
-	if left := listDir(filepath.Join(e.Layout.Root, "containers")); len(left) > 0 {
+	if left := runtime.DirNames(filepath.Join(e.Layout.Root, "containers")); len(left) > 0 {
 		t.Errorf("writable layers left: %v", left)
 	}
 }
