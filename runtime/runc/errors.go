@@ -69,13 +69,16 @@ func (e *RuncError) Is(target error) bool {
 // "exec failed: "), and says "container not running" or "cannot start a
 // container that has stopped" when the container has exited. Only the end
 // of the message is matched: "does not exist" inside a longer message is
-// about something else (a rootfs, a mount source).
+// about something else (a rootfs, a mount source). `kill --all` on cgroup
+// v1 freezes the container first, and one that stopped meanwhile answers
+// "invalid state transition from stopped to paused": stopped too.
 func classify(msg string) error {
 	switch {
 	case strings.HasSuffix(msg, "container does not exist"):
 		return ErrNotFound
 	case strings.HasSuffix(msg, "container not running"),
-		strings.HasSuffix(msg, "container that has stopped"):
+		strings.HasSuffix(msg, "container that has stopped"),
+		strings.HasPrefix(msg, "invalid state transition from stopped to "):
 		return ErrNotRunning
 	}
 	return nil
