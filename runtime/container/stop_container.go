@@ -46,14 +46,14 @@ func (s *Service) stopLocked(ctx context.Context, c *projector.Container, grace 
 		if err != nil {
 			sig = syscall.SIGTERM
 		}
-		if err := s.signal(ctx, c.ID, sig, false); err != nil {
+		if err := s.signal(ctx, w, sig, false); err != nil {
 			return err
 		}
 		if done, err := s.awaitExit(ctx, w, grace); done || err != nil {
 			return err
 		}
 	}
-	if err := s.signal(ctx, c.ID, syscall.SIGKILL, true); err != nil {
+	if err := s.signal(ctx, w, syscall.SIGKILL, true); err != nil {
 		return err
 	}
 	done, err := s.awaitExit(ctx, w, killWait)
@@ -63,15 +63,25 @@ func (s *Service) stopLocked(ctx context.Context, c *projector.Container, grace 
 	return err
 }
 
-// signal sends sig to the container's init (or every process, with all);
-// a container that has just stopped is not an error.
-func (s *Service) signal(ctx context.Context, id string, sig syscall.Signal, all bool) error {
-	err := s.cfg.Runc.Kill(ctx, id, sig, all)
+// signal sends sig to the init of w's container (or every process, with
+// all); a container that has just stopped is not an error. runc fails in
+// more ways than it names on a container exiting under it (kill --all
+// freezes it first, and may find its cgroup gone), so a failure followed
+// by the exit within exitRaceWait is not one either.
+func (s *Service) signal(ctx context.Context, w *watch, sig syscall.Signal, all bool) error {
+	err := s.cfg.Runc.Kill(ctx, w.id, sig, all)
 	if err == nil || errors.Is(err, runc.ErrNotRunning) || errors.Is(err, runc.ErrNotFound) {
 		return nil
 	}
-	return fmt.Errorf("signal container %s: %w", id, err)
+	if done, werr := s.awaitExit(ctx, w, exitRaceWait); done && werr == nil {
+		return nil
+	}
+	return fmt.Errorf("signal container %s: %w", w.id, err)
 }
+
+// exitRaceWait is how long a failed signal waits for the exit that would
+// explain it.
+const exitRaceWait = time.Second
 
 // forceExit ends a container that has no monitor: whatever runs is
 // killed, runc forgets it, and its exit is journaled as unknown.
@@ -113,7 +123,7 @@ func (s *Service) StopAll(ctx context.Context, sandboxID string) error {
 			}
 			continue
 		}
-		if err := s.signal(ctx, c.ID, syscall.SIGKILL, true); err != nil {
+		if err := s.signal(ctx, w, syscall.SIGKILL, true); err != nil {
 			return err
 		}
 		pending = append(pending, w)
